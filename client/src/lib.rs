@@ -1,0 +1,1 @@
+//! redwire-client (in progress).

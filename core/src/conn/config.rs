@@ -1,0 +1,122 @@
+//! Connection configuration, with defaults suited to a production service behind a proxy.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::resp::{Cmd, Limits};
+
+/// Where to connect.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// A TCP host name or address and port.
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// A Unix domain socket path.
+    Unix(PathBuf),
+}
+
+/// A password, never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a password.
+    pub fn new(p: impl Into<String>) -> Self {
+        Password(p.into())
+    }
+    /// The secret itself, for the handshake.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Which protocol the handshake asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ProtocolVersion {
+    /// RESP2 (no `HELLO`).
+    Resp2,
+    /// RESP3 via `HELLO 3`, falling back to RESP2 when the server has no `HELLO`.
+    #[default]
+    Resp3,
+}
+
+/// What happens to new requests while there is no usable connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum QueuePolicy {
+    /// Queue them (up to [`Config::queue_limit`]) until the connection is back.
+    #[default]
+    Queue,
+    /// Fail them at once.
+    FailFast,
+}
+
+/// Exponential backoff between connection attempts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    /// Delay before the second attempt.
+    pub base: Duration,
+    /// Growth factor per attempt.
+    pub factor: f64,
+    /// Largest delay.
+    pub cap: Duration,
+    /// Random share of each delay, 0.0 to 1.0: the delay is drawn from `[d * (1 - jitter), d]`.
+    pub jitter: f64,
+    /// After this many failed attempts in a row, give up (Failed). `None`: retry for ever.
+    pub max_attempts: Option<u32>,
+    /// A connection that stayed up this long resets the attempt counter.
+    pub healthy_after: Duration,
+}
+
+/// Everything the state machine needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to connect.
+    pub endpoint: Endpoint,
+    /// RESP3 (default) or RESP2.
+    pub protocol: ProtocolVersion,
+    /// ACL user name (`None`: `default`).
+    pub username: Option<String>,
+    /// Password.
+    pub password: Option<Password>,
+    /// `CLIENT SETNAME` value.
+    pub client_name: Option<String>,
+    /// Database index for `SELECT` (0: not sent).
+    pub database: u32,
+    /// Extra commands run in every handshake, after authentication and `SELECT`.
+    pub handshake_commands: Vec<Cmd>,
+    /// Time allowed to open the socket.
+    pub connect_timeout: Duration,
+    /// Time allowed for the handshake.
+    pub handshake_timeout: Duration,
+    /// Default per-request response timeout (`None`: none).
+    pub response_timeout: Option<Duration>,
+    /// Close the connection when requests are outstanding and nothing arrived for this long.
+    pub unresponsive_timeout: Option<Duration>,
+    /// Send `PING` after this long without traffic.
+    pub health_check_interval: Option<Duration>,
+    /// Time allowed for the health check reply.
+    pub health_check_timeout: Duration,
+    /// Time allowed for a graceful close.
+    pub drain_timeout: Duration,
+    /// Reconnect backoff.
+    pub backoff: Backoff,
+    /// Most requests waiting to be written.
+    pub queue_limit: usize,
+    /// Queue or fail fast while disconnected.
+    pub queue_policy: QueuePolicy,
+    /// Decoder limits.
+    pub limits: Limits,
+    /// Seed of the jitter source.
+    pub seed: u64,
+}

@@ -1,0 +1,56 @@
+//! The reply value model: every RESP2 and RESP3 type, as one enum.
+//!
+//! Payloads are [`Bytes`] slices of the connection's read buffer, so a bulk
+//! string is never copied between the socket and the caller.
+
+use bytes::Bytes;
+
+use super::error::ServerError;
+
+/// One complete RESP2 or RESP3 value.
+///
+/// RESP2's null bulk string (`$-1`) and null array (`*-1`) and RESP3's `_`
+/// all decode to [`Value::Null`]. RESP3 streamed strings (`$?`) decode to
+/// [`Value::BulkString`] and streamed aggregates (`*?`, `%?`, `~?`) to the
+/// matching aggregate: the framing is a transport detail, not part of the value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `+OK`: a short, binary-safe status line.
+    SimpleString(Bytes),
+    /// `-ERR ...` (simple error) or `!<len>` (bulk error), split into its typed code.
+    Error(ServerError),
+    /// `:42`
+    Integer(i64),
+    /// `$5\r\nhello`
+    BulkString(Bytes),
+    /// `$-1`, `*-1` (RESP2) or `_` (RESP3).
+    Null,
+    /// `*<n>`
+    Array(Vec<Value>),
+    /// `#t` / `#f`
+    Boolean(bool),
+    /// `,3.14`, `,inf`, `,-inf`, `,nan`
+    Double(f64),
+    /// `(3492890328409238509324850943850943825024385`: the decimal digits, with an optional leading `-`.
+    BigNumber(Bytes),
+    /// `=15\r\ntxt:Some string`: the three-byte format and the text.
+    Verbatim {
+        /// The format, such as `txt` or `mkd`.
+        format: [u8; 3],
+        /// The text after `xxx:`.
+        text: Bytes,
+    },
+    /// `%<n>`: key/value pairs in the order the server sent them.
+    Map(Vec<(Value, Value)>),
+    /// `~<n>`
+    Set(Vec<Value>),
+    /// `|<n>` attributes, kept and attached to the value they precede.
+    Attribute {
+        /// The attribute map.
+        attributes: Vec<(Value, Value)>,
+        /// The value the attributes describe.
+        value: Box<Value>,
+    },
+    /// `><n>`: out-of-band data (Pub/Sub messages, invalidations, ...).
+    Push(Vec<Value>),
+}

@@ -1,0 +1,1 @@
+//! redwire-async-std (in progress).

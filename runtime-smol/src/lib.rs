@@ -1,0 +1,1 @@
+//! redwire-smol (in progress).

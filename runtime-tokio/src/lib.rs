@@ -1,0 +1,1 @@
+//! redwire-tokio (in progress).

@@ -1,0 +1,1 @@
+//! redwire-testkit (in progress).
