@@ -1,1 +1,480 @@
-//! redwire-client (in progress).
+//! redwire-client: the async Redis client of redwire, written once for every runtime.
+//!
+//! A [`Client`] is a cheap, cloneable handle to one logical connection. Behind it a single
+//! driver task runs the sans-IO state machine of `redwire-core` over sockets and timers from a
+//! [`Runtime`]: the runtime crates (`redwire-tokio`, `redwire-async-std`, `redwire-smol`) supply
+//! that trait and nothing else, and the `redwire` crate picks one with a feature flag.
+//!
+//! - Any number of tasks share the connection; what they queue while the driver is busy leaves
+//!   in one write (auto-pipelining). [`Client::pipeline`] and [`Client::transaction`] are
+//!   written contiguously and never split across connections.
+//! - The connection heals itself: after a restart, a failover or a proxy dropping it, queued
+//!   requests wait and go out on the next connection. Every request is answered exactly once,
+//!   with its reply or an [`Error`] that says whether it was written ([`Error::was_written`]).
+//! - [`Client::events`] streams every state transition with its typed [`CloseReason`].
+//!
+//! ```no_run
+//! use redwire_client::{cmd, Client, ClientConfig, Error, Runtime, StateKind};
+//!
+//! async fn example(runtime: impl Runtime) -> Result<(), Error> {
+//!     let config = ClientConfig::from_url("redis://127.0.0.1:6379/0")?;
+//!     let client = Client::connect(runtime, config).await?;
+//!     let mut events = client.events();
+//!
+//!     client.send(&cmd("SET").arg("greeting").arg("hello")).await?;
+//!     let greeting: String = client.query(&cmd("GET").arg("greeting")).await?;
+//!     assert_eq!(greeting, "hello");
+//!
+//!     // Several commands written back to back, answered together.
+//!     let (a, b): (i64, i64) = client
+//!         .pipeline()
+//!         .cmd(cmd("INCR").arg("counter"))
+//!         .cmd(cmd("INCR").arg("counter"))
+//!         .query()
+//!         .await?;
+//!     assert_eq!(b, a + 1);
+//!
+//!     match client.query::<i64>(&cmd("INCR").arg("greeting")).await {
+//!         Err(Error::Server(e)) => println!("typed server error: {}", e.code),
+//!         other => println!("unexpected: {other:?}"),
+//!     }
+//!
+//!     client.close().await;
+//!     while let Some(t) = events.next().await {
+//!         println!("{:?} -> {:?} ({:?})", t.from, t.to, t.reason);
+//!     }
+//!     assert_eq!(client.state(), StateKind::Closed);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! With the `tracing` feature, transitions are logged: reconnecting as a warning, failed as an
+//! error, the rest at debug level.
+#![warn(missing_docs)]
+
+pub mod config;
+mod driver;
+mod error;
+pub mod runtime;
+mod shared;
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_channel::{mpsc, oneshot};
+use futures_core::Stream;
+
+pub use config::{ClientConfig, UrlError};
+pub use error::Error;
+pub use redwire_core::conn::{
+    Backoff, CloseReason, Endpoint, ProtocolVersion, QueuePolicy, RequestOptions, StateKind,
+    TimeoutKind, Transition,
+};
+pub use redwire_core::resp::{
+    cmd, from_value, Cmd, ConversionError, FromValue, Limits, ServerError, ServerErrorCode, ToArg,
+    Value,
+};
+pub use runtime::Runtime;
+
+use redwire_core::conn::{Connection, Request, RequestError};
+use shared::{Msg, Shared};
+
+/// A handle to one multiplexed, self-healing connection. Clone it freely: every clone shares
+/// the connection, and the connection closes gracefully when the last clone is dropped.
+#[derive(Clone)]
+pub struct Client {
+    handle: Arc<Handle>,
+}
+
+/// Dropped with the last [`Client`] clone: asks the driver to close.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // Already ended is fine: there is nothing left to close.
+        let _ = self.shared.push(Msg::Close);
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts the connection on `runtime` and returns at once; the first connection is made in
+    /// the background and requests queue until it is up (see [`ClientConfig`]'s queue policy).
+    pub fn new(runtime: impl Runtime, config: ClientConfig) -> Client {
+        Client::start(Arc::new(runtime), config)
+    }
+
+    /// Like [`Client::new`] for a runtime already shared.
+    pub fn start(runtime: Arc<dyn Runtime>, config: ClientConfig) -> Client {
+        let shared = Arc::new(Shared::new());
+        let connection = Connection::new(config.into_core(), runtime.now());
+        let driver = driver::Driver::new(connection, runtime.clone(), shared.clone());
+        runtime.spawn(Box::pin(driver));
+        Client {
+            handle: Arc::new(Handle { shared }),
+        }
+    }
+
+    /// Connects and waits until the connection is ready.
+    ///
+    /// Fails with [`Error::Connect`] and the typed reason if the first attempt fails (refused,
+    /// timed out, authentication rejected...): a caller that wants to wait for a server that is
+    /// not up yet uses [`Client::new`], which keeps retrying.
+    pub async fn connect(runtime: impl Runtime, config: ClientConfig) -> Result<Client, Error> {
+        let shared = Arc::new(Shared::new());
+        let (mut events, _) = shared.subscribe();
+        let runtime: Arc<dyn Runtime> = Arc::new(runtime);
+        let connection = Connection::new(config.into_core(), runtime.now());
+        runtime.spawn(Box::pin(driver::Driver::new(
+            connection,
+            runtime.clone(),
+            shared.clone(),
+        )));
+        let client = Client {
+            handle: Arc::new(Handle { shared }),
+        };
+        loop {
+            let next = std::future::poll_fn(|cx| Pin::new(&mut events).poll_next(cx)).await;
+            let Some(t) = next else {
+                return Err(Error::Closed);
+            };
+            match t.to {
+                StateKind::Connected => return Ok(client),
+                StateKind::Reconnecting | StateKind::Failed => {
+                    // Dropping the only handle closes the connection and stops the driver.
+                    return Err(t.reason.map(Error::Connect).unwrap_or(Error::Closed));
+                }
+                StateKind::Closed => return Err(Error::Closed),
+                StateKind::Connecting | StateKind::Draining => {}
+            }
+        }
+    }
+
+    /// Sends one command; a server error reply becomes [`Error::Server`].
+    ///
+    /// The request is queued when `send` is called, not when the future is first polled, so
+    /// several `send`s followed by a join are pipelined in call order. Dropping the future does
+    /// not cancel the request: it is still written and answered, the answer is just not read.
+    pub fn send(&self, cmd: &Cmd) -> Reply<Value> {
+        self.submit(Request::single(cmd), convert_value)
+    }
+
+    /// [`Client::send`] with per-request options (timeout, safe to retry).
+    pub fn send_with(&self, cmd: &Cmd, options: RequestOptions) -> Reply<Value> {
+        self.submit(Request::single(cmd).with_options(options), convert_value)
+    }
+
+    /// Sends one command and converts its reply to `T`.
+    pub fn query<T: FromValue>(&self, cmd: &Cmd) -> Reply<T> {
+        self.submit(Request::single(cmd), convert_to::<T>)
+    }
+
+    /// [`Client::query`] with per-request options (timeout, safe to retry).
+    pub fn query_with<T: FromValue>(&self, cmd: &Cmd, options: RequestOptions) -> Reply<T> {
+        self.submit(Request::single(cmd).with_options(options), convert_to::<T>)
+    }
+
+    /// Starts a pipeline: commands written contiguously and answered together.
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline {
+            client: self.clone(),
+            cmds: Vec::new(),
+            options: RequestOptions::default(),
+        }
+    }
+
+    /// Starts a `MULTI`/`EXEC` transaction, written as one unit.
+    pub fn transaction(&self) -> Transaction {
+        Transaction {
+            client: self.clone(),
+            cmds: vec![cmd("MULTI")],
+            options: Default::default(),
+        }
+    }
+
+    /// The connection's current state.
+    pub fn state(&self) -> StateKind {
+        self.handle.shared.state()
+    }
+
+    /// A stream of every state transition from now on, each with its typed reason. It ends
+    /// when the connection is closed or failed for good.
+    pub fn events(&self) -> Events {
+        let (rx, _) = self.handle.shared.subscribe();
+        Events { rx }
+    }
+
+    /// Closes gracefully, for every clone: stops accepting requests, writes what is queued,
+    /// waits for the outstanding replies (up to the drain timeout), then closes the socket.
+    /// Returns once the connection is Closed (or Failed).
+    pub async fn close(&self) {
+        let (mut rx, state) = self.handle.shared.subscribe();
+        if matches!(state, StateKind::Closed | StateKind::Failed) {
+            return;
+        }
+        if self.handle.shared.push(Msg::Close).is_err() {
+            return;
+        }
+        while let Some(t) = std::future::poll_fn(|cx| Pin::new(&mut rx).poll_next(cx)).await {
+            if matches!(t.to, StateKind::Closed | StateKind::Failed) {
+                return;
+            }
+        }
+    }
+
+    fn submit<T>(&self, request: Request, convert: fn(Value) -> Result<T, Error>) -> Reply<T> {
+        let (tx, rx) = oneshot::channel();
+        let state = match self.handle.shared.push(Msg::Request(request, tx)) {
+            Ok(()) => ReplyState::Waiting(rx),
+            Err((_, ended)) => ReplyState::Done(Some(ended.request_error().into())),
+        };
+        Reply {
+            state,
+            convert,
+            _t: PhantomData,
+        }
+    }
+}
+
+/// The answer to a request, converted to `T`.
+///
+/// The request is already queued; awaiting this only waits for its answer.
+#[must_use = "the request is sent either way; await the reply to learn its outcome"]
+pub struct Reply<T> {
+    state: ReplyState,
+    convert: fn(Value) -> Result<T, Error>,
+    _t: PhantomData<fn() -> T>,
+}
+
+enum ReplyState {
+    Waiting(oneshot::Receiver<Result<Value, RequestError>>),
+    Done(Option<Error>),
+}
+
+impl<T> fmt::Debug for Reply<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply").finish_non_exhaustive()
+    }
+}
+
+impl<T> Future for Reply<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        let this = self.get_mut();
+        match &mut this.state {
+            ReplyState::Waiting(rx) => match Pin::new(rx).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(answer) => {
+                    this.state = ReplyState::Done(None);
+                    Poll::Ready(match answer {
+                        Ok(Ok(value)) => (this.convert)(value),
+                        Ok(Err(e)) => Err(e.into()),
+                        // The driver went away without answering: its runtime shut down.
+                        Err(oneshot::Canceled) => Err(Error::DriverStopped),
+                    })
+                }
+            },
+            ReplyState::Done(error) => {
+                Poll::Ready(Err(error.take().expect("Reply polled after completion")))
+            }
+        }
+    }
+}
+
+fn convert_value(value: Value) -> Result<Value, Error> {
+    match value {
+        Value::Error(e) => Err(Error::Server(e)),
+        v => Ok(v),
+    }
+}
+
+fn convert_to<T: FromValue>(value: Value) -> Result<T, Error> {
+    from_value(value).map_err(Error::from)
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::SimpleString(_) => "simple string",
+        Value::Error(_) => "error",
+        Value::Integer(_) => "integer",
+        Value::BulkString(_) => "bulk string",
+        Value::Null => "null",
+        Value::Array(_) => "array",
+        Value::Boolean(_) => "boolean",
+        Value::Double(_) => "double",
+        Value::BigNumber(_) => "big number",
+        Value::Verbatim { .. } => "verbatim string",
+        Value::Map(_) => "map",
+        Value::Set(_) => "set",
+        Value::Attribute { .. } => "attribute",
+        Value::Push(_) => "push",
+    }
+}
+
+fn convert_replies(value: Value) -> Result<Vec<Value>, Error> {
+    match value {
+        Value::Array(replies) => Ok(replies),
+        Value::Error(e) => Err(Error::Server(e)),
+        other => Err(ConversionError {
+            expected: "array of replies",
+            found: kind_of(&other),
+        }
+        .into()),
+    }
+}
+
+/// The `EXEC` reply of a `MULTI ... EXEC` batch (its last reply).
+fn exec_reply(value: Value) -> Result<Value, Error> {
+    let mut replies = convert_replies(value)?;
+    // A rejected MULTI (nested transaction) shows in its own reply; EXEC then fails too.
+    if let Some(Value::Error(e)) = replies.first() {
+        return Err(Error::Server(e.clone()));
+    }
+    match replies.pop() {
+        Some(Value::Error(e)) => Err(Error::Server(e)),
+        Some(v) => Ok(v),
+        None => Err(ConversionError {
+            expected: "EXEC reply",
+            found: "empty batch",
+        }
+        .into()),
+    }
+}
+
+fn convert_exec<T: FromValue>(value: Value) -> Result<T, Error> {
+    convert_to(exec_reply(value)?)
+}
+
+/// Commands written contiguously and answered together (one round trip).
+///
+/// Built with [`Client::pipeline`]; nothing is sent until [`Pipeline::send`] or
+/// [`Pipeline::query`].
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    client: Client,
+    cmds: Vec<Cmd>,
+    options: RequestOptions,
+}
+
+impl Pipeline {
+    /// Appends a command.
+    pub fn cmd(mut self, cmd: Cmd) -> Self {
+        self.cmds.push(cmd);
+        self
+    }
+    /// Appends a command, for building in a loop.
+    pub fn push(&mut self, cmd: Cmd) -> &mut Self {
+        self.cmds.push(cmd);
+        self
+    }
+    /// Number of commands so far.
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+    /// Whether no command was added.
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+    /// Options for the whole pipeline (one timeout for all of it).
+    pub fn options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+    /// Sends it; one reply per command, in order. Server error replies stay in the list as
+    /// [`Value::Error`], since each command succeeds or fails on its own.
+    pub fn send(&self) -> Reply<Vec<Value>> {
+        self.client.submit(
+            Request::batch(&self.cmds).with_options(self.options),
+            convert_replies,
+        )
+    }
+    /// Sends it and converts the array of replies (a tuple or a `Vec`, say); a server error in
+    /// any reply becomes [`Error::Server`].
+    pub fn query<T: FromValue>(&self) -> Reply<T> {
+        self.client.submit(
+            Request::batch(&self.cmds).with_options(self.options),
+            convert_to::<T>,
+        )
+    }
+}
+
+/// A `MULTI`/`EXEC` transaction: its commands are written together with `MULTI` and `EXEC`,
+/// and never split across connections.
+///
+/// Built with [`Client::transaction`].
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    client: Client,
+    /// `MULTI` followed by the user's commands; `EXEC` is added when sending.
+    cmds: Vec<Cmd>,
+    options: RequestOptions,
+}
+
+impl Transaction {
+    /// Appends a command.
+    pub fn cmd(mut self, cmd: Cmd) -> Self {
+        self.cmds.push(cmd);
+        self
+    }
+    /// Appends a command, for building in a loop.
+    pub fn push(&mut self, cmd: Cmd) -> &mut Self {
+        self.cmds.push(cmd);
+        self
+    }
+    /// Options for the whole transaction.
+    pub fn options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+    fn request(&self) -> Request {
+        let mut cmds = self.cmds.clone();
+        cmds.push(cmd("EXEC"));
+        Request::batch(&cmds).with_options(self.options)
+    }
+    /// Runs it; the reply of `EXEC`: an array with one reply per command, or `Null` when a
+    /// `WATCH`ed key changed. A rejected transaction (`EXECABORT`) is [`Error::Server`].
+    pub fn send(&self) -> Reply<Value> {
+        self.client.submit(self.request(), exec_reply)
+    }
+    /// Runs it and converts the `EXEC` reply (a tuple of the commands' results, say).
+    pub fn query<T: FromValue>(&self) -> Reply<T> {
+        self.client.submit(self.request(), convert_exec::<T>)
+    }
+}
+
+/// Every state transition of a connection, as a [`Stream`] or through [`Events::next`].
+///
+/// Events are buffered without bound (there are few); the stream ends when the connection
+/// is closed or failed and its driver has stopped.
+#[derive(Debug)]
+pub struct Events {
+    rx: mpsc::UnboundedReceiver<Transition>,
+}
+
+impl Events {
+    /// The next transition, or `None` once the connection has ended.
+    pub async fn next(&mut self) -> Option<Transition> {
+        std::future::poll_fn(|cx| Pin::new(&mut self.rx).poll_next(cx)).await
+    }
+}
+
+impl Stream for Events {
+    type Item = Transition;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Transition>> {
+        Pin::new(&mut self.rx).poll_next(cx)
+    }
+}

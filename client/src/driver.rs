@@ -1,0 +1,392 @@
+//! The driver: one task per [`Client`](crate::Client) that runs the core's state machine.
+//!
+//! Written once for every runtime. Each poll feeds the [`Connection`] everything that happened
+//! (queued requests, connect results, bytes written and read, the timer) and carries out every
+//! output it produces, until no source makes progress; then it sleeps until one of them wakes it.
+//! It decides nothing about Redis: reconnecting, retrying and timing out are the core's job.
+//!
+//! Cost per request: its encoded bytes and its reply slot arrive through the shared queue, which
+//! the driver drains whole before producing output, so requests queued by concurrent tasks while
+//! the driver was busy leave in one write.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Buf, Bytes};
+use redwire_core::conn::{
+    CloseReason, Connection, Input, Output, RequestError, RequestId, StateKind, Transition,
+};
+use redwire_core::resp::Value;
+
+use crate::runtime::{AsyncStream, AsyncTimer, BoxFuture, Runtime};
+use crate::shared::{Ended, Msg, ReplySender, Shared};
+
+/// Size of the one read buffer each connection reuses.
+const READ_BUF: usize = 64 * 1024;
+/// Reads per loop turn before other sources get a look (a fast server cannot starve writes).
+const READS_PER_TURN: usize = 16;
+/// Loop turns per poll before yielding to the runtime, so one busy connection cannot starve
+/// the other tasks of a single-threaded executor.
+const TURNS_PER_POLL: usize = 64;
+/// Most buffers handed to one vectored write.
+const MAX_IOSLICES: usize = 64;
+
+/// The socket of the current physical connection.
+struct Socket {
+    stream: Box<dyn AsyncStream>,
+    /// Bytes from [`Output::Transmit`] not yet accepted by the socket, in order.
+    outgoing: VecDeque<Bytes>,
+    /// Written since the last flush.
+    unflushed: bool,
+    /// EOF was read; do not read again.
+    read_closed: bool,
+    /// A read or write failed and was reported; wait for the core to close it.
+    broken: bool,
+}
+
+/// Everything an output can touch (all of the driver but the connection and the read buffer,
+/// so outputs can be carried out while the read buffer is borrowed for an input).
+struct Io {
+    runtime: Arc<dyn Runtime>,
+    shared: Arc<Shared>,
+    connecting: Option<BoxFuture<io::Result<Box<dyn AsyncStream>>>>,
+    socket: Option<Socket>,
+    /// Reply slots of submitted requests, in submission (= id) order.
+    pending: VecDeque<(RequestId, Option<ReplySender>)>,
+    /// The reason given with the latest transition (the reason of a Failed state).
+    last_reason: Option<CloseReason>,
+}
+
+pub(crate) struct Driver {
+    conn: Connection,
+    io: Io,
+    inbox: Vec<Msg>,
+    read_buf: Box<[u8]>,
+    timer: Option<Pin<Box<dyn AsyncTimer>>>,
+    timer_at: Option<Instant>,
+}
+
+impl Driver {
+    pub(crate) fn new(conn: Connection, runtime: Arc<dyn Runtime>, shared: Arc<Shared>) -> Driver {
+        Driver {
+            conn,
+            io: Io {
+                runtime,
+                shared,
+                connecting: None,
+                socket: None,
+                pending: VecDeque::new(),
+                last_reason: None,
+            },
+            inbox: Vec::new(),
+            read_buf: vec![0; READ_BUF].into_boxed_slice(),
+            timer: None,
+            timer_at: None,
+        }
+    }
+
+    /// One turn over every source; returns whether anything happened.
+    fn turn(&mut self, cx: &mut Context<'_>) -> bool {
+        let now = self.io.runtime.now();
+        let mut progress = self.io.drain(&mut self.conn);
+
+        self.io.shared.take(&mut self.inbox, cx);
+        if !self.inbox.is_empty() {
+            progress = true;
+            // All requests queued so far are submitted before any output is taken, so they
+            // leave in one Transmit.
+            for msg in self.inbox.drain(..) {
+                match msg {
+                    Msg::Request(request, reply) => {
+                        let id = self.conn.submit(request, now);
+                        self.io.pending.push_back((id, Some(reply)));
+                    }
+                    Msg::Close => self.conn.handle_input(Input::Close, now),
+                }
+            }
+            self.io.drain(&mut self.conn);
+        }
+
+        if let Some(connecting) = &mut self.io.connecting {
+            if let Poll::Ready(result) = connecting.as_mut().poll(cx) {
+                self.io.connecting = None;
+                progress = true;
+                let input = match result {
+                    Ok(stream) => {
+                        self.io.socket = Some(Socket {
+                            stream,
+                            outgoing: VecDeque::new(),
+                            unflushed: false,
+                            read_closed: false,
+                            broken: false,
+                        });
+                        Input::SocketOpened
+                    }
+                    Err(e) => Input::OpenFailed(e.kind()),
+                };
+                self.io.handle(&mut self.conn, input, now);
+            }
+        }
+
+        progress |= self.poll_write(cx, now);
+        progress |= self.poll_read(cx, now);
+        progress |= self.poll_timer(cx);
+        progress
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progress = false;
+        loop {
+            let Some(socket) = self.io.socket.as_mut().filter(|s| !s.broken) else {
+                return progress;
+            };
+            if socket.outgoing.is_empty() {
+                if socket.unflushed {
+                    match socket.stream.poll_flush(cx) {
+                        Poll::Ready(Ok(())) => socket.unflushed = false,
+                        Poll::Ready(Err(e)) => {
+                            socket.broken = true;
+                            self.io
+                                .handle(&mut self.conn, Input::IoError(e.kind()), now);
+                        }
+                        Poll::Pending => {}
+                    }
+                }
+                return progress;
+            }
+            let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
+            let mut count = 0;
+            for (slot, buf) in slices.iter_mut().zip(socket.outgoing.iter()) {
+                *slot = IoSlice::new(buf);
+                count += 1;
+            }
+            let result = socket.stream.poll_write_vectored(cx, &slices[..count]);
+            match result {
+                Poll::Pending => return progress,
+                Poll::Ready(Ok(0)) => {
+                    socket.broken = true;
+                    let input = Input::IoError(io::ErrorKind::WriteZero);
+                    self.io.handle(&mut self.conn, input, now);
+                }
+                Poll::Ready(Ok(mut n)) => {
+                    let written = n;
+                    while n > 0 {
+                        let front = socket.outgoing.front_mut().expect("wrote more than queued");
+                        if front.len() <= n {
+                            n -= front.len();
+                            socket.outgoing.pop_front();
+                        } else {
+                            front.advance(n);
+                            n = 0;
+                        }
+                    }
+                    socket.unflushed = true;
+                    self.io.handle(&mut self.conn, Input::Written(written), now);
+                }
+                Poll::Ready(Err(e)) => {
+                    socket.broken = true;
+                    self.io
+                        .handle(&mut self.conn, Input::IoError(e.kind()), now);
+                }
+            }
+            progress = true;
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        for turn in 0..READS_PER_TURN {
+            let Some(socket) = self
+                .io
+                .socket
+                .as_mut()
+                .filter(|s| !s.broken && !s.read_closed)
+            else {
+                return turn > 0;
+            };
+            match socket.stream.poll_read(cx, &mut self.read_buf) {
+                Poll::Pending => return turn > 0,
+                Poll::Ready(Ok(0)) => {
+                    socket.read_closed = true;
+                    self.io.handle(&mut self.conn, Input::Eof, now);
+                }
+                Poll::Ready(Ok(n)) => {
+                    let input = Input::Received(&self.read_buf[..n]);
+                    self.io.handle(&mut self.conn, input, now);
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => {
+                    socket.broken = true;
+                    self.io
+                        .handle(&mut self.conn, Input::IoError(e.kind()), now);
+                }
+            }
+        }
+        true
+    }
+
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(at) = self.conn.poll_timeout() else {
+            return false;
+        };
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                if self.timer_at != Some(at) {
+                    timer.as_mut().reset(at);
+                }
+                timer
+            }
+            None => self.timer.insert(self.io.runtime.new_timer(at)),
+        };
+        self.timer_at = Some(at);
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        // A timer may fire a hair before the clock reads the deadline; the core must not see an
+        // early `now`, or it would re-arm the same deadline and spin.
+        let now = self.io.runtime.now().max(at);
+        self.io.handle(&mut self.conn, Input::Timeout, now);
+        true
+    }
+
+    /// The connection is Closed or Failed: answer whatever is left and end every stream.
+    fn finish(&mut self) {
+        self.io.connecting = None;
+        self.io.socket = None;
+        let ended = match self.conn.state() {
+            StateKind::Failed => Ended::Failed(
+                self.io
+                    .last_reason
+                    .clone()
+                    .unwrap_or(CloseReason::ClientRequested),
+            ),
+            _ => Ended::Closed,
+        };
+        let mut leftover = std::mem::take(&mut self.inbox);
+        leftover.extend(self.io.shared.end(ended.clone()));
+        for msg in leftover {
+            if let Msg::Request(_, reply) = msg {
+                let _ = reply.send(Err(ended.request_error()));
+            }
+        }
+        // The core answers every request before it ends; should one slip through, say it may
+        // have been written rather than dropping it.
+        for (_, reply) in self.io.pending.drain(..) {
+            if let Some(reply) = reply {
+                let reason = self
+                    .io
+                    .last_reason
+                    .clone()
+                    .unwrap_or(CloseReason::ClientRequested);
+                let _ = reply.send(Err(RequestError::ConnectionLost(reason)));
+            }
+        }
+        self.io.shared.close_subscribers();
+    }
+}
+
+impl Io {
+    /// Feeds one input and carries out what it caused.
+    fn handle(&mut self, conn: &mut Connection, input: Input<'_>, now: Instant) {
+        conn.handle_input(input, now);
+        self.drain(conn);
+    }
+
+    /// Carries out every pending output; returns whether there was any.
+    fn drain(&mut self, conn: &mut Connection) -> bool {
+        let mut any = false;
+        while let Some(output) = conn.poll_output() {
+            any = true;
+            match output {
+                Output::Reply { id, result } => self.reply(id, result),
+                Output::Transmit(bytes) => match &mut self.socket {
+                    Some(socket) if !bytes.is_empty() => socket.outgoing.push_back(bytes),
+                    _ => {}
+                },
+                Output::Open(endpoint) => {
+                    self.socket = None;
+                    self.connecting = Some(self.runtime.connect(&endpoint));
+                }
+                Output::CloseSocket(_reason) => {
+                    // Dropping the stream closes it; unwritten bytes belong to it and go too
+                    // (the core knows which requests they were).
+                    self.connecting = None;
+                    self.socket = None;
+                }
+                Output::Transition(t) => self.transition(t),
+                Output::Push(_value) => {
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(push = ?_value, "redwire: push frame ignored");
+                }
+            }
+        }
+        any
+    }
+
+    fn reply(&mut self, id: RequestId, result: Result<Value, RequestError>) {
+        // Replies come in submission order except for requests answered early (timeouts,
+        // queue full), so the front is checked first and the rest searched (ids only grow).
+        let index = match self.pending.front() {
+            Some((front, _)) if *front == id => Some(0),
+            _ => self.pending.binary_search_by_key(&id, |(id, _)| *id).ok(),
+        };
+        if let Some(reply) = index.and_then(|i| self.pending[i].1.take()) {
+            // The caller may have stopped waiting; the answer is then simply unread.
+            let _ = reply.send(result);
+        }
+        while matches!(self.pending.front(), Some((_, None))) {
+            self.pending.pop_front();
+        }
+    }
+
+    fn transition(&mut self, t: Transition) {
+        #[cfg(feature = "tracing")]
+        log_transition(&t);
+        if t.reason.is_some() {
+            self.last_reason = t.reason.clone();
+        }
+        self.shared.publish(&t);
+    }
+}
+
+#[cfg(feature = "tracing")]
+fn log_transition(t: &Transition) {
+    let reason = t.reason.as_ref().map(|r| r.to_string());
+    let reason = reason.as_deref().unwrap_or("-");
+    match t.to {
+        StateKind::Reconnecting => tracing::warn!(
+            from = ?t.from, attempt = t.attempt, reason, "redwire: connection lost, reconnecting"
+        ),
+        StateKind::Failed => {
+            tracing::error!(from = ?t.from, attempt = t.attempt, reason, "redwire: connection failed")
+        }
+        to => tracing::debug!(from = ?t.from, ?to, attempt = t.attempt, reason, "redwire: state"),
+    }
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        for _ in 0..TURNS_PER_POLL {
+            let progress = this.turn(cx);
+            if matches!(this.conn.state(), StateKind::Closed | StateKind::Failed)
+                && !this.io.drain(&mut this.conn)
+            {
+                this.finish();
+                return Poll::Ready(());
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        // Still busy: let other tasks run, and come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

@@ -1,0 +1,162 @@
+//! State shared between the [`Client`](crate::Client) handles and the driver task.
+//!
+//! Requests travel through one mutex-guarded `Vec` that the driver swaps out whole: every request
+//! queued since the driver last looked becomes one batch (auto-pipelining) for the cost of one
+//! lock, and the driver is woken only by the first request after it went idle, so 64 tasks
+//! queuing at once cost one wake-up, not 64. A channel crate would pop messages one by one and
+//! wake on every send.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
+use std::task::{Context, Waker};
+
+use futures_channel::{mpsc, oneshot};
+use redwire_core::conn::{CloseReason, Request, RequestError, StateKind, Transition};
+use redwire_core::resp::Value;
+
+/// Where the answer to one request goes.
+pub(crate) type ReplySender = oneshot::Sender<Result<Value, RequestError>>;
+
+/// A message from a handle to the driver.
+pub(crate) enum Msg {
+    /// Submit this request and answer it through the sender.
+    Request(Request, ReplySender),
+    /// Close gracefully.
+    Close,
+}
+
+/// How the driver ended; requests arriving afterwards are answered with this.
+#[derive(Debug, Clone)]
+pub(crate) enum Ended {
+    Closed,
+    Failed(CloseReason),
+}
+
+impl Ended {
+    pub(crate) fn request_error(&self) -> RequestError {
+        match self {
+            Ended::Closed => RequestError::Closed,
+            Ended::Failed(reason) => RequestError::Failed(reason.clone()),
+        }
+    }
+}
+
+struct Queue {
+    msgs: Vec<Msg>,
+    /// The driver's waker, present only while it is idle waiting for messages.
+    waker: Option<Waker>,
+    /// Set when the driver stopped: nothing is queued any more.
+    ended: Option<Ended>,
+}
+
+pub(crate) struct Shared {
+    queue: Mutex<Queue>,
+    state: AtomicU8,
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<Transition>>>,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Shared {
+        Shared {
+            queue: Mutex::new(Queue {
+                msgs: Vec::new(),
+                waker: None,
+                ended: None,
+            }),
+            state: AtomicU8::new(encode_state(StateKind::Connecting)),
+            subscribers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Queues a message for the driver, or hands it back with the reason if the driver ended.
+    pub(crate) fn push(&self, msg: Msg) -> Result<(), (Msg, Ended)> {
+        let waker = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(ended) = &q.ended {
+                return Err((msg, ended.clone()));
+            }
+            q.msgs.push(msg);
+            q.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Moves every queued message into `out` (which must be empty); registers the driver's
+    /// waker when there were none.
+    pub(crate) fn take(&self, out: &mut Vec<Msg>, cx: &mut Context<'_>) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if q.msgs.is_empty() {
+            match &q.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => q.waker = Some(cx.waker().clone()),
+            }
+        } else {
+            std::mem::swap(&mut q.msgs, out);
+            // Woken or not, the driver is busy now; the next push need not wake it.
+            q.waker = None;
+        }
+    }
+
+    /// Marks the driver as ended and returns what was still queued.
+    pub(crate) fn end(&self, ended: Ended) -> Vec<Msg> {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.ended = Some(ended);
+        q.waker = None;
+        std::mem::take(&mut q.msgs)
+    }
+
+    pub(crate) fn state(&self) -> StateKind {
+        decode_state(self.state.load(Ordering::Acquire))
+    }
+
+    /// Adds an event subscriber; returns the state at the moment it was added, so the caller
+    /// knows every later transition reaches it.
+    pub(crate) fn subscribe(&self) -> (mpsc::UnboundedReceiver<Transition>, StateKind) {
+        let (tx, rx) = mpsc::unbounded();
+        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        subs.push(tx);
+        (rx, self.state())
+    }
+
+    /// Records a transition and sends it to every live subscriber.
+    pub(crate) fn publish(&self, transition: &Transition) {
+        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        // Stored under the subscribers' lock: a subscriber sees either the new state or the event.
+        self.state
+            .store(encode_state(transition.to), Ordering::Release);
+        subs.retain(|tx| tx.unbounded_send(transition.clone()).is_ok());
+    }
+
+    /// Ends every event stream.
+    pub(crate) fn close_subscribers(&self) {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
+fn encode_state(s: StateKind) -> u8 {
+    match s {
+        StateKind::Connecting => 0,
+        StateKind::Connected => 1,
+        StateKind::Draining => 2,
+        StateKind::Reconnecting => 3,
+        StateKind::Failed => 4,
+        StateKind::Closed => 5,
+    }
+}
+
+fn decode_state(v: u8) -> StateKind {
+    match v {
+        0 => StateKind::Connecting,
+        1 => StateKind::Connected,
+        2 => StateKind::Draining,
+        3 => StateKind::Reconnecting,
+        4 => StateKind::Failed,
+        _ => StateKind::Closed,
+    }
+}
