@@ -1,20 +1,46 @@
-//! Incremental decoder. (Contract only; implementation in progress.)
+//! The incremental decoder: bytes in, whole [`Value`]s out.
+//!
+//! Like hiredis's reader, the decoder keeps an explicit stack of the
+//! aggregates it is in the middle of, instead of recursing, so a partially
+//! received reply resumes exactly where it stopped and nesting depth costs
+//! heap, not call stack. Complete elements are taken out of the caller's
+//! buffer as soon as they are parsed (bulk payloads as zero-copy
+//! [`Bytes`](bytes::Bytes) slices of it), a partial line remembers how far it
+//! was searched for its CRLF, and a partial bulk string remembers how many
+//! bytes it still needs, so the total work is linear in the input however it
+//! is chunked. Declared lengths are checked against [`Limits`] and never used
+//! to size an allocation.
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 
-use super::{ProtocolError, Value};
+use super::error::{ProtocolError, ProtocolErrorKind, ServerError};
+use super::Value;
 
 /// Bounds on what a server can make the decoder accept or allocate.
+///
+/// Every limit is checked as soon as the violating header or byte is seen,
+/// before anything is buffered or allocated for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest bulk string, bulk error or verbatim string, in bytes. Default: 512 MiB (Redis's own `proto-max-bulk-len`).
+    /// Largest bulk string, bulk error or verbatim string, in bytes (for a
+    /// streamed string, the sum of its chunks). Default: 512 MiB (Redis's own
+    /// `proto-max-bulk-len`).
     pub max_bulk_len: usize,
-    /// Most elements in one aggregate (array, set, push; map and attribute count pairs). Default: 2^32 - 1... see impl.
+    /// Most elements in one aggregate (array, set, push; map and attribute
+    /// count pairs). Default: 2^32 - 1, Redis's own maximum. Elements are
+    /// allocated as they arrive, never from the declared count, so this bounds
+    /// what a server can declare, and [`Limits::max_frame_bytes`] what it can
+    /// make the decoder hold.
     pub max_aggregate_len: usize,
-    /// Deepest nesting of aggregates. Default: 128.
+    /// Deepest nesting of aggregates (an attribute counts as one level).
+    /// Default: 128.
     pub max_depth: usize,
-    /// Most bytes buffered for one frame, counting every part of it. Default: 1 GiB.
+    /// Most bytes one frame may span on the wire, counting every part of it.
+    /// Default: 1 GiB.
     pub max_frame_bytes: usize,
+    /// Longest line (simple string, simple error, integer, double, big number
+    /// and every length header), CRLF excluded. Default: 1 MiB.
+    pub max_line_len: usize,
 }
 
 impl Default for Limits {
@@ -24,20 +50,121 @@ impl Default for Limits {
             max_aggregate_len: u32::MAX as usize,
             max_depth: 128,
             max_frame_bytes: 1024 * 1024 * 1024,
+            max_line_len: 1024 * 1024,
         }
     }
 }
 
-/// Decodes RESP frames from a byte buffer as it fills.
+/// Upper bound on the capacity reserved up front for an aggregate: honest
+/// large aggregates grow by doubling, hostile declared counts cost nothing.
+const MAX_PREALLOC: usize = 1024;
+
+/// Decodes RESP2 and RESP3 frames from a byte buffer as it fills.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use redwire_core::resp::{Decoder, Limits, Value};
+///
+/// let mut decoder = Decoder::new(Limits::default());
+/// let mut buf = BytesMut::from(&b"*2\r\n$5\r\nhel"[..]);
+/// assert_eq!(decoder.decode(&mut buf).unwrap(), None); // not complete yet
+/// buf.extend_from_slice(b"lo\r\n:42\r\n+OK\r\n");
+/// assert_eq!(
+///     decoder.decode(&mut buf).unwrap(),
+///     Some(Value::Array(vec![Value::BulkString("hello".into()), Value::Integer(42)]))
+/// );
+/// assert_eq!(&buf[..], b"+OK\r\n"); // the next frame is left in place
+/// ```
 #[derive(Debug)]
 pub struct Decoder {
     limits: Limits,
+    /// Aggregates opened and not yet complete, outermost first.
+    stack: Vec<Frame>,
+    /// What the bytes at the start of the buffer are expected to be.
+    pending: Pending,
+    /// The chunks received so far of a streamed string (`$?`), if one is open.
+    streamed: Option<BytesMut>,
+    /// Bytes at the start of the buffer already searched for a line feed.
+    scanned: usize,
+    /// Wire bytes of the current frame already consumed.
+    frame_bytes: usize,
+    /// Wire bytes consumed since the decoder was created: the stream offset
+    /// of the buffer's first byte.
+    consumed: u64,
+    /// The error that ended decoding, if any.
+    error: Option<ProtocolError>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Pending {
+    /// The start of a value (its type byte).
+    Value,
+    /// The payload of a bulk whose header was consumed: `len` bytes then CRLF.
+    Bulk { kind: BulkKind, len: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BulkKind {
+    String,
+    Error,
+    Verbatim,
+    /// One `;` chunk of a streamed string.
+    Chunk,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeqKind {
+    Array,
+    Set,
+    Push,
+}
+
+/// A partially received aggregate.
+#[derive(Debug)]
+enum Frame {
+    /// Array, set or push. `remaining` is unused when `streamed`.
+    Seq {
+        kind: SeqKind,
+        remaining: usize,
+        streamed: bool,
+        items: Vec<Value>,
+    },
+    /// Map or attribute map. `remaining` counts pairs; `key` holds the first
+    /// half of a pair whose value has not arrived yet.
+    Map {
+        attribute: bool,
+        remaining: usize,
+        streamed: bool,
+        key: Option<Value>,
+        pairs: Vec<(Value, Value)>,
+    },
+    /// Attributes received; waiting for the value they describe.
+    Attributed { attributes: Vec<(Value, Value)> },
+}
+
+/// The result of one parsing step.
+enum Step {
+    /// A complete value, to be placed into the enclosing aggregate.
+    Value(Value),
+    /// Progress without a value (an aggregate was opened, a chunk appended).
+    Progress,
+    /// The buffer ends before the next element does.
+    Incomplete,
 }
 
 impl Decoder {
     /// A decoder with these limits.
     pub fn new(limits: Limits) -> Self {
-        Decoder { limits }
+        Decoder {
+            limits,
+            stack: Vec::new(),
+            pending: Pending::Value,
+            streamed: None,
+            scanned: 0,
+            frame_bytes: 0,
+            consumed: 0,
+            error: None,
+        }
     }
 
     /// The limits in force.
@@ -49,14 +176,637 @@ impl Decoder {
     ///
     /// Returns `Ok(None)` when `buf` holds only part of a frame; call again
     /// after appending more bytes. Progress on a partial frame is kept, so
-    /// bytes already examined are not scanned again.
+    /// bytes already examined are not scanned again: the elements of a
+    /// partial frame that are already complete are taken out of `buf` and
+    /// kept by the decoder until the frame is. Bytes after the end of the
+    /// returned frame are never touched.
+    ///
+    /// A protocol error poisons the decoder: every later call returns
+    /// [`ProtocolErrorKind::Poisoned`] and the connection must be replaced.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
-        let _ = buf;
-        todo!("decoder")
+        if let Some(err) = &self.error {
+            return Err(ProtocolError {
+                kind: ProtocolErrorKind::Poisoned,
+                offset: err.offset,
+            });
+        }
+        match self.decode_inner(buf) {
+            Ok(v) => Ok(v),
+            Err(err) => {
+                self.error = Some(err.clone());
+                Err(err)
+            }
+        }
     }
 
     /// Whether an earlier call returned a protocol error; a failed decoder decodes nothing more.
     pub fn is_failed(&self) -> bool {
-        false
+        self.error.is_some()
     }
+
+    /// The protocol error that failed the decoder, if it has failed.
+    pub fn error(&self) -> Option<&ProtocolError> {
+        self.error.as_ref()
+    }
+
+    /// Whether the decoder holds part of a frame (an opened aggregate, a
+    /// header whose payload has not fully arrived, or consumed bytes).
+    pub fn is_mid_frame(&self) -> bool {
+        self.frame_bytes != 0 || self.scanned != 0
+    }
+
+    /// Bytes consumed from the stream since the decoder was created.
+    pub fn position(&self) -> u64 {
+        self.consumed
+    }
+
+    fn decode_inner(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
+        loop {
+            let value = match self.step(buf)? {
+                Step::Value(v) => v,
+                Step::Progress => continue,
+                Step::Incomplete => return Ok(None),
+            };
+            if let Some(frame) = self.complete(value) {
+                self.frame_bytes = 0;
+                return Ok(Some(frame));
+            }
+        }
+    }
+
+    fn err(&self, kind: ProtocolErrorKind, at: usize) -> ProtocolError {
+        ProtocolError {
+            kind,
+            offset: self.consumed + at as u64,
+        }
+    }
+
+    /// Counts `n` more bytes towards the current frame, failing if that breaks the frame limit.
+    #[inline]
+    fn account(&mut self, n: usize) -> Result<(), ProtocolError> {
+        match self.frame_bytes.checked_add(n) {
+            Some(total) if total <= self.limits.max_frame_bytes => {
+                self.frame_bytes = total;
+                Ok(())
+            }
+            _ => Err(self.err(ProtocolErrorKind::FrameTooLarge, 0)),
+        }
+    }
+
+    /// Consumes `n` bytes already accounted for.
+    #[inline]
+    fn advance(&mut self, buf: &mut BytesMut, n: usize) {
+        buf.advance(n);
+        self.consumed += n as u64;
+    }
+
+    /// Finds the line starting at `buf[0]`; returns the index of its CR.
+    ///
+    /// Resumes the search where the previous call stopped.
+    #[inline]
+    fn find_line(&mut self, buf: &BytesMut) -> Result<Option<usize>, ProtocolError> {
+        let from = self.scanned;
+        match memchr::memchr(b'\n', &buf[from..]) {
+            Some(i) => {
+                let lf = from + i;
+                // buf[0] is a valid type byte, so a CR before the LF is at index >= 1.
+                if buf[lf - 1] != b'\r' {
+                    return Err(self.err(ProtocolErrorKind::MissingCrlf, lf));
+                }
+                let cr = lf - 1;
+                if cr - 1 > self.limits.max_line_len {
+                    return Err(self.err(ProtocolErrorKind::LineTooLong, 0));
+                }
+                self.scanned = 0;
+                Ok(Some(cr))
+            }
+            None => {
+                self.scanned = buf.len();
+                // Type byte, content, and possibly the CR of the CRLF.
+                if buf.len() > self.limits.max_line_len.saturating_add(2) {
+                    return Err(self.err(ProtocolErrorKind::LineTooLong, 0));
+                }
+                if self.frame_bytes.saturating_add(buf.len()) > self.limits.max_frame_bytes {
+                    return Err(self.err(ProtocolErrorKind::FrameTooLarge, 0));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Parses the next element at the start of `buf`.
+    #[inline]
+    fn step(&mut self, buf: &mut BytesMut) -> Result<Step, ProtocolError> {
+        if let Pending::Bulk { kind, len } = self.pending {
+            return self.finish_bulk(buf, kind, len);
+        }
+        let Some(&ty) = buf.first() else {
+            return Ok(Step::Incomplete);
+        };
+        if !is_type_byte(ty) {
+            return Err(self.err(ProtocolErrorKind::UnknownType(ty), 0));
+        }
+        // Inside a streamed string only `;` chunks may come, and only there.
+        if self.streamed.is_some() != (ty == b';') {
+            return Err(self.err(ProtocolErrorKind::UnexpectedStreamMarker, 0));
+        }
+        let Some(cr) = self.find_line(buf)? else {
+            return Ok(Step::Incomplete);
+        };
+        let line_len = cr + 2;
+        match ty {
+            b'+' => {
+                self.account(line_len)?;
+                self.advance(buf, 1);
+                let s = buf.split_to(cr - 1).freeze();
+                self.advance_split(buf, cr - 1);
+                Ok(Step::Value(Value::SimpleString(s)))
+            }
+            b':' => {
+                let n = parse_i64(&buf[1..cr])
+                    .ok_or_else(|| self.err(ProtocolErrorKind::InvalidInteger, 1))?;
+                self.account(line_len)?;
+                self.advance(buf, line_len);
+                Ok(Step::Value(Value::Integer(n)))
+            }
+            b'$' | b'!' | b'=' | b';' => self.bulk_header(buf, ty, cr),
+            b'*' | b'~' | b'>' | b'%' | b'|' => self.aggregate_header(buf, ty, cr),
+            b'-' => {
+                let e = ServerError::parse(&buf[1..cr]);
+                self.account(line_len)?;
+                self.advance(buf, line_len);
+                Ok(Step::Value(Value::Error(e)))
+            }
+            b'_' => {
+                if cr != 1 {
+                    return Err(self.err(ProtocolErrorKind::InvalidNull, 1));
+                }
+                self.account(line_len)?;
+                self.advance(buf, line_len);
+                Ok(Step::Value(Value::Null))
+            }
+            b'#' => {
+                let b = match &buf[1..cr] {
+                    b"t" => true,
+                    b"f" => false,
+                    _ => return Err(self.err(ProtocolErrorKind::InvalidBoolean, 1)),
+                };
+                self.account(line_len)?;
+                self.advance(buf, line_len);
+                Ok(Step::Value(Value::Boolean(b)))
+            }
+            b',' => {
+                let d = parse_double(&buf[1..cr])
+                    .ok_or_else(|| self.err(ProtocolErrorKind::InvalidDouble, 1))?;
+                self.account(line_len)?;
+                self.advance(buf, line_len);
+                Ok(Step::Value(Value::Double(d)))
+            }
+            b'(' => {
+                if !is_big_number(&buf[1..cr]) {
+                    return Err(self.err(ProtocolErrorKind::InvalidBigNumber, 1));
+                }
+                self.account(line_len)?;
+                self.advance(buf, 1);
+                let s = buf.split_to(cr - 1).freeze();
+                self.advance_split(buf, cr - 1);
+                Ok(Step::Value(Value::BigNumber(s)))
+            }
+            b'.' => self.stream_end(buf, cr),
+            _ => unreachable!("type byte checked by is_type_byte"),
+        }
+    }
+
+    /// After `split_to(n)` of a line's content: counts it and skips the CRLF.
+    #[inline]
+    fn advance_split(&mut self, buf: &mut BytesMut, n: usize) {
+        self.consumed += n as u64;
+        self.advance(buf, 2);
+    }
+
+    /// `$`, `!`, `=` or `;` header line ending at `cr`.
+    fn bulk_header(
+        &mut self,
+        buf: &mut BytesMut,
+        ty: u8,
+        cr: usize,
+    ) -> Result<Step, ProtocolError> {
+        let line = &buf[1..cr];
+        let kind = match ty {
+            b'$' => BulkKind::String,
+            b'!' => BulkKind::Error,
+            b'=' => BulkKind::Verbatim,
+            _ => BulkKind::Chunk,
+        };
+        let len = match parse_len(line) {
+            Len::Count(n) => n,
+            Len::Minus1 if ty == b'$' => {
+                self.account(cr + 2)?;
+                self.advance(buf, cr + 2);
+                return Ok(Step::Value(Value::Null));
+            }
+            Len::Streamed if ty == b'$' => {
+                self.account(cr + 2)?;
+                self.advance(buf, cr + 2);
+                self.streamed = Some(BytesMut::new());
+                return Ok(Step::Progress);
+            }
+            _ => return Err(self.err(ProtocolErrorKind::InvalidLength, 1)),
+        };
+        let total = match &self.streamed {
+            Some(s) if kind == BulkKind::Chunk => s.len().saturating_add(len),
+            _ => len,
+        };
+        if total > self.limits.max_bulk_len {
+            return Err(self.err(ProtocolErrorKind::BulkTooLong, 0));
+        }
+        if kind == BulkKind::Chunk && len == 0 {
+            // `;0` ends a streamed string.
+            self.account(cr + 2)?;
+            self.advance(buf, cr + 2);
+            let s = self.streamed.take().unwrap_or_default();
+            return Ok(Step::Value(Value::BulkString(s.freeze())));
+        }
+        self.account((cr + 2).saturating_add(len).saturating_add(2))?;
+        self.advance(buf, cr + 2);
+        self.finish_bulk(buf, kind, len)
+    }
+
+    /// The payload of a bulk whose header has been consumed (and its bytes accounted for).
+    #[inline]
+    fn finish_bulk(
+        &mut self,
+        buf: &mut BytesMut,
+        kind: BulkKind,
+        len: usize,
+    ) -> Result<Step, ProtocolError> {
+        if buf.len() < len + 2 {
+            self.pending = Pending::Bulk { kind, len };
+            return Ok(Step::Incomplete);
+        }
+        self.pending = Pending::Value;
+        if &buf[len..len + 2] != b"\r\n" {
+            return Err(self.err(ProtocolErrorKind::MissingCrlf, len));
+        }
+        let data = buf.split_to(len).freeze();
+        self.advance_split(buf, len);
+        let v = match kind {
+            BulkKind::String => Value::BulkString(data),
+            BulkKind::Error => Value::Error(ServerError::parse(&data)),
+            BulkKind::Verbatim => {
+                if data.len() < 4 || data[3] != b':' {
+                    return Err(ProtocolError {
+                        kind: ProtocolErrorKind::InvalidVerbatim,
+                        offset: self.consumed - (len as u64 + 2),
+                    });
+                }
+                let format = [data[0], data[1], data[2]];
+                Value::Verbatim {
+                    format,
+                    text: data.slice(4..),
+                }
+            }
+            BulkKind::Chunk => {
+                // Chunks of a streamed string are not contiguous on the wire,
+                // so this one copy is unavoidable.
+                if let Some(s) = &mut self.streamed {
+                    s.extend_from_slice(&data);
+                }
+                return Ok(Step::Progress);
+            }
+        };
+        Ok(Step::Value(v))
+    }
+
+    /// `*`, `~`, `>`, `%` or `|` header line ending at `cr`.
+    fn aggregate_header(
+        &mut self,
+        buf: &mut BytesMut,
+        ty: u8,
+        cr: usize,
+    ) -> Result<Step, ProtocolError> {
+        let (count, streamed) = match parse_len(&buf[1..cr]) {
+            Len::Count(n) => (n, false),
+            Len::Minus1 if ty == b'*' => {
+                self.account(cr + 2)?;
+                self.advance(buf, cr + 2);
+                return Ok(Step::Value(Value::Null));
+            }
+            Len::Streamed if matches!(ty, b'*' | b'~' | b'%') => (0, true),
+            _ => return Err(self.err(ProtocolErrorKind::InvalidLength, 1)),
+        };
+        if count > self.limits.max_aggregate_len {
+            return Err(self.err(ProtocolErrorKind::AggregateTooLong, 0));
+        }
+        if count == 0 && !streamed && ty != b'|' {
+            self.account(cr + 2)?;
+            self.advance(buf, cr + 2);
+            return Ok(Step::Value(match ty {
+                b'*' => Value::Array(Vec::new()),
+                b'~' => Value::Set(Vec::new()),
+                b'>' => Value::Push(Vec::new()),
+                _ => Value::Map(Vec::new()),
+            }));
+        }
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(self.err(ProtocolErrorKind::TooDeep, 0));
+        }
+        self.account(cr + 2)?;
+        self.advance(buf, cr + 2);
+        // Each element takes at least 3 bytes on the wire: never reserve for
+        // more than the bytes present could hold, nor more than MAX_PREALLOC.
+        let cap = count.min(buf.len() / 3 + 1).min(MAX_PREALLOC);
+        let frame = match ty {
+            b'%' => Frame::Map {
+                attribute: false,
+                remaining: count,
+                streamed,
+                key: None,
+                pairs: Vec::with_capacity(cap),
+            },
+            b'|' if count == 0 => Frame::Attributed {
+                attributes: Vec::new(),
+            },
+            b'|' => Frame::Map {
+                attribute: true,
+                remaining: count,
+                streamed,
+                key: None,
+                pairs: Vec::with_capacity(cap),
+            },
+            _ => {
+                let kind = match ty {
+                    b'*' => SeqKind::Array,
+                    b'~' => SeqKind::Set,
+                    _ => SeqKind::Push,
+                };
+                Frame::Seq {
+                    kind,
+                    remaining: count,
+                    streamed,
+                    items: Vec::with_capacity(cap),
+                }
+            }
+        };
+        self.stack.push(frame);
+        Ok(Step::Progress)
+    }
+
+    /// `.` ends the innermost streamed aggregate.
+    fn stream_end(&mut self, buf: &mut BytesMut, cr: usize) -> Result<Step, ProtocolError> {
+        let ok = cr == 1
+            && matches!(
+                self.stack.last(),
+                Some(Frame::Seq { streamed: true, .. })
+                    | Some(Frame::Map {
+                        streamed: true,
+                        key: None,
+                        ..
+                    })
+            );
+        if !ok {
+            return Err(self.err(ProtocolErrorKind::UnexpectedStreamMarker, 0));
+        }
+        self.account(cr + 2)?;
+        self.advance(buf, cr + 2);
+        let value = match self.stack.pop() {
+            Some(frame) => finished(frame),
+            None => unreachable!("checked above"),
+        };
+        Ok(Step::Value(value))
+    }
+
+    /// Places a complete value into the aggregates above it, closing those it
+    /// completes. Returns the frame when the outermost one is complete.
+    #[inline]
+    fn complete(&mut self, mut value: Value) -> Option<Value> {
+        loop {
+            let top = match self.stack.last_mut() {
+                None => return Some(value),
+                Some(top) => top,
+            };
+            match top {
+                Frame::Seq {
+                    remaining,
+                    streamed,
+                    items,
+                    ..
+                } => {
+                    items.push(value);
+                    if *streamed {
+                        return None;
+                    }
+                    *remaining -= 1;
+                    if *remaining > 0 {
+                        return None;
+                    }
+                }
+                Frame::Map {
+                    remaining,
+                    streamed,
+                    key,
+                    pairs,
+                    attribute,
+                } => {
+                    match key.take() {
+                        None => {
+                            *key = Some(value);
+                            return None;
+                        }
+                        Some(k) => pairs.push((k, value)),
+                    }
+                    if *streamed {
+                        return None;
+                    }
+                    *remaining -= 1;
+                    if *remaining > 0 {
+                        return None;
+                    }
+                    if *attribute {
+                        // The attribute map is complete; the value it describes comes next.
+                        let attributes = std::mem::take(pairs);
+                        *top = Frame::Attributed { attributes };
+                        return None;
+                    }
+                }
+                Frame::Attributed { attributes } => {
+                    let attributes = std::mem::take(attributes);
+                    self.stack.pop();
+                    value = Value::Attribute {
+                        attributes,
+                        value: Box::new(value),
+                    };
+                    continue;
+                }
+            }
+            let frame = self.stack.pop()?;
+            value = finished(frame);
+        }
+    }
+}
+
+/// The value of an aggregate whose elements have all arrived.
+fn finished(frame: Frame) -> Value {
+    match frame {
+        Frame::Seq {
+            kind: SeqKind::Array,
+            items,
+            ..
+        } => Value::Array(items),
+        Frame::Seq {
+            kind: SeqKind::Set,
+            items,
+            ..
+        } => Value::Set(items),
+        Frame::Seq {
+            kind: SeqKind::Push,
+            items,
+            ..
+        } => Value::Push(items),
+        Frame::Map { pairs, .. } => Value::Map(pairs),
+        // Not reachable for a well-formed stack: an attributed slot completes
+        // only through `complete`. An empty map is a harmless answer.
+        Frame::Attributed { attributes } => Value::Map(attributes),
+    }
+}
+
+#[inline]
+fn is_type_byte(b: u8) -> bool {
+    matches!(
+        b,
+        b'+' | b'-'
+            | b':'
+            | b'$'
+            | b'*'
+            | b'_'
+            | b'#'
+            | b','
+            | b'('
+            | b'!'
+            | b'='
+            | b'%'
+            | b'~'
+            | b'|'
+            | b'>'
+            | b';'
+            | b'.'
+    )
+}
+
+enum Len {
+    Count(usize),
+    Minus1,
+    Streamed,
+    Invalid,
+}
+
+/// A length header: decimal digits, `-1` or `?`. Lengths too large for
+/// `usize` saturate, to be rejected by the limit checks.
+#[inline]
+fn parse_len(s: &[u8]) -> Len {
+    match s {
+        b"-1" => Len::Minus1,
+        b"?" => Len::Streamed,
+        [] => Len::Invalid,
+        _ => {
+            let mut n: usize = 0;
+            for &c in s {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    return Len::Invalid;
+                }
+                n = n.saturating_mul(10).saturating_add(d as usize);
+            }
+            Len::Count(n)
+        }
+    }
+}
+
+/// A signed 64-bit decimal with an optional `+` or `-` sign.
+#[inline]
+pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        // 19 digits fit in a u64 without overflow.
+        n = n * 10 + d as u64;
+    }
+    if neg {
+        if n <= i64::MAX as u64 + 1 {
+            Some((n as i64).wrapping_neg())
+        } else {
+            None
+        }
+    } else {
+        i64::try_from(n).ok()
+    }
+}
+
+/// A RESP3 double: `[+|-]digits[.digits][(e|E)[+|-]digits]`, `inf`, `-inf` or `nan`.
+pub(crate) fn parse_double(s: &[u8]) -> Option<f64> {
+    match s {
+        b"inf" | b"+inf" => return Some(f64::INFINITY),
+        b"-inf" => return Some(f64::NEG_INFINITY),
+        b"nan" | b"-nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    // Rust's float parser also accepts words like "infinity"; RESP does not.
+    let mut i = 0;
+    if matches!(s.first(), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    let int_start = i;
+    while i < s.len() && s[i].is_ascii_digit() {
+        i += 1;
+    }
+    let mut digits = i - int_start;
+    if i < s.len() && s[i] == b'.' {
+        i += 1;
+        let frac_start = i;
+        while i < s.len() && s[i].is_ascii_digit() {
+            i += 1;
+        }
+        digits += i - frac_start;
+    }
+    if digits == 0 {
+        return None;
+    }
+    if i < s.len() && (s[i] == b'e' || s[i] == b'E') {
+        i += 1;
+        if matches!(s.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp_start = i;
+        while i < s.len() && s[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == exp_start {
+            return None;
+        }
+    }
+    if i != s.len() {
+        return None;
+    }
+    // All ASCII, checked above.
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+/// `[-|+]digits`, at least one digit.
+fn is_big_number(s: &[u8]) -> bool {
+    let digits = match s.first() {
+        Some(b'-' | b'+') => &s[1..],
+        _ => s,
+    };
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
 }

@@ -1,12 +1,25 @@
-//! Command and value encoding. (Contract only; implementation in progress.)
+//! Encoding: commands as RESP arrays of bulk strings, and any [`Value`] as RESP3.
+//!
+//! A [`Cmd`] encodes each argument as it is added, into the one buffer it
+//! owns, so building a command allocates only as that buffer grows and
+//! writing it out is a single copy into the connection's write buffer.
+//! Numbers are formatted on the stack, never through a `String`.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::Value;
 
 /// A command being built: `cmd("SET").arg("k").arg(42)`.
 ///
 /// Arguments are encoded as they are added, into one buffer.
+///
+/// ```
+/// use redwire_core::resp::cmd;
+///
+/// let set = cmd("SET").arg("key").arg(42);
+/// assert_eq!(set.argc(), 3);
+/// assert_eq!(&set.to_bytes()[..], b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$2\r\n42\r\n");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Cmd {
     args: BytesMut,
@@ -21,14 +34,34 @@ pub fn cmd(name: &str) -> Cmd {
 impl Cmd {
     /// An empty command (no name yet).
     pub fn new() -> Cmd {
-        Cmd { args: BytesMut::new(), argc: 0 }
+        Cmd {
+            args: BytesMut::new(),
+            argc: 0,
+        }
     }
 
     /// Appends one argument.
     pub fn arg<A: ToArg>(mut self, arg: A) -> Cmd {
+        self.push_arg(arg);
+        self
+    }
+
+    /// Appends every argument of `args`.
+    pub fn args<I>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator,
+        I::Item: ToArg,
+    {
+        for a in args {
+            self.push_arg(a);
+        }
+        self
+    }
+
+    /// Appends one argument in place (for building commands in a loop).
+    pub fn push_arg<A: ToArg>(&mut self, arg: A) {
         arg.write_arg(&mut self.args);
         self.argc += 1;
-        self
     }
 
     /// Number of arguments, the name included.
@@ -36,15 +69,26 @@ impl Cmd {
         self.argc
     }
 
+    /// Length in bytes of the command's RESP encoding.
+    pub fn encoded_len(&self) -> usize {
+        let mut digits = [0u8; 20];
+        1 + format_u64(self.argc as u64, &mut digits).len() + 2 + self.args.len()
+    }
+
     /// Appends the command's RESP encoding to `out`.
     pub fn write_to(&self, out: &mut BytesMut) {
-        let _ = out;
-        todo!("encode")
+        let mut digits = [0u8; 20];
+        let argc = format_u64(self.argc as u64, &mut digits);
+        out.reserve(1 + argc.len() + 2 + self.args.len());
+        out.put_u8(b'*');
+        out.extend_from_slice(argc);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.args);
     }
 
     /// The command's RESP encoding.
     pub fn to_bytes(&self) -> Bytes {
-        let mut out = BytesMut::new();
+        let mut out = BytesMut::with_capacity(self.encoded_len());
         self.write_to(&mut out);
         out.freeze()
     }
@@ -58,32 +102,288 @@ impl Default for Cmd {
 
 impl std::fmt::Debug for Cmd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cmd").field("argc", &self.argc).finish_non_exhaustive()
+        f.debug_struct("Cmd")
+            .field("argc", &self.argc)
+            .finish_non_exhaustive()
     }
 }
 
 /// Something that can be one command argument.
+///
+/// Implemented for strings, byte slices and vectors, [`Bytes`], byte
+/// arrays, every integer type and floats, and for references to any of them.
 pub trait ToArg {
     /// Writes `$<len>\r\n<bytes>\r\n` to `out`.
     fn write_arg(&self, out: &mut BytesMut);
 }
 
-impl ToArg for &str {
+/// Writes one bulk string.
+#[inline]
+pub(crate) fn write_bulk(out: &mut BytesMut, data: &[u8]) {
+    let mut digits = [0u8; 20];
+    let len = format_u64(data.len() as u64, &mut digits);
+    out.reserve(1 + len.len() + 2 + data.len() + 2);
+    out.put_u8(b'$');
+    out.extend_from_slice(len);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Formats `n` in decimal at the end of `buf`, returning the digits.
+#[inline]
+fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// Formats `n` in decimal at the end of `buf`, returning the digits.
+#[inline]
+fn format_i128(n: i128, buf: &mut [u8; 40]) -> &[u8] {
+    let mut m = n.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+impl<T: ToArg + ?Sized> ToArg for &T {
+    #[inline]
     fn write_arg(&self, out: &mut BytesMut) {
-        let _ = out;
-        todo!()
+        (**self).write_arg(out)
     }
 }
 
-impl ToArg for i64 {
+impl ToArg for str {
+    #[inline]
     fn write_arg(&self, out: &mut BytesMut) {
-        let _ = out;
-        todo!()
+        write_bulk(out, self.as_bytes())
+    }
+}
+
+impl ToArg for [u8] {
+    #[inline]
+    fn write_arg(&self, out: &mut BytesMut) {
+        write_bulk(out, self)
+    }
+}
+
+impl<const N: usize> ToArg for [u8; N] {
+    #[inline]
+    fn write_arg(&self, out: &mut BytesMut) {
+        write_bulk(out, self)
+    }
+}
+
+impl ToArg for String {
+    #[inline]
+    fn write_arg(&self, out: &mut BytesMut) {
+        write_bulk(out, self.as_bytes())
+    }
+}
+
+impl ToArg for Vec<u8> {
+    #[inline]
+    fn write_arg(&self, out: &mut BytesMut) {
+        write_bulk(out, self)
+    }
+}
+
+impl ToArg for Bytes {
+    #[inline]
+    fn write_arg(&self, out: &mut BytesMut) {
+        write_bulk(out, self)
+    }
+}
+
+impl ToArg for BytesMut {
+    #[inline]
+    fn write_arg(&self, out: &mut BytesMut) {
+        write_bulk(out, self)
+    }
+}
+
+macro_rules! int_to_arg {
+    ($($t:ty),*) => {$(
+        impl ToArg for $t {
+            #[inline]
+            fn write_arg(&self, out: &mut BytesMut) {
+                let mut digits = [0u8; 40];
+                write_bulk(out, format_i128(*self as i128, &mut digits))
+            }
+        }
+    )*};
+}
+
+int_to_arg!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+impl ToArg for i128 {
+    #[inline]
+    fn write_arg(&self, out: &mut BytesMut) {
+        let mut digits = [0u8; 40];
+        write_bulk(out, format_i128(*self, &mut digits))
+    }
+}
+
+impl ToArg for u128 {
+    fn write_arg(&self, out: &mut BytesMut) {
+        match i128::try_from(*self) {
+            Ok(n) => n.write_arg(out),
+            Err(_) => write_bulk(out, self.to_string().as_bytes()),
+        }
+    }
+}
+
+/// Writes a float the way Redis parses it: shortest round-trip digits,
+/// `inf`, `-inf` (`nan` is written as `nan`, which Redis rejects as it should).
+fn write_float(out: &mut BytesMut, f: f64) {
+    use std::io::Write;
+    let mut buf = [0u8; 40];
+    let text: &[u8] = if f.is_nan() {
+        b"nan"
+    } else if f.is_infinite() {
+        if f > 0.0 {
+            b"inf"
+        } else {
+            b"-inf"
+        }
+    } else {
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        // `{:?}` gives the shortest digits that round-trip, with an exponent
+        // for very large or small values; 40 bytes always hold it.
+        if write!(cursor, "{f:?}").is_err() {
+            return write_bulk(out, f.to_string().as_bytes());
+        }
+        let n = cursor.position() as usize;
+        &buf[..n]
+    };
+    write_bulk(out, text)
+}
+
+impl ToArg for f64 {
+    #[inline]
+    fn write_arg(&self, out: &mut BytesMut) {
+        write_float(out, *self)
+    }
+}
+
+impl ToArg for f32 {
+    #[inline]
+    fn write_arg(&self, out: &mut BytesMut) {
+        // Through the shortest f32 digits, so 0.1f32 is sent as "0.1", not "0.10000000149011612".
+        match self.to_string().parse::<f64>() {
+            Ok(f) => write_float(out, f),
+            Err(_) => write_float(out, *self as f64),
+        }
     }
 }
 
 /// Appends the RESP3 encoding of any value to `out` (for tests and test servers).
+///
+/// Nulls are written as RESP3 `_`, streamed framing is not reproduced, and a
+/// server error is written as a simple error unless its text holds CR or LF,
+/// then as a bulk error. Simple strings and big numbers are written as they
+/// are: they must not contain CR or LF. Deeply nested values are encoded
+/// without recursion.
 pub fn encode_value(value: &Value, out: &mut BytesMut) {
-    let _ = (value, out);
-    todo!("encode_value")
+    // Explicit work stack, so values nested deeper than the call stack allows
+    // (which the decoder accepts if its depth limit is raised) still encode.
+    let mut stack: Vec<&Value> = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::SimpleString(s) => line(out, b'+', s),
+            Value::Error(e) => {
+                let text = e.to_text();
+                if text.bytes().any(|b| b == b'\r' || b == b'\n') {
+                    header(out, b'!', text.len());
+                    out.extend_from_slice(text.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                } else {
+                    line(out, b'-', text.as_bytes());
+                }
+            }
+            Value::Integer(n) => {
+                let mut digits = [0u8; 40];
+                line(out, b':', format_i128(*n as i128, &mut digits));
+            }
+            Value::BulkString(b) => write_bulk(out, b),
+            Value::Null => out.extend_from_slice(b"_\r\n"),
+            Value::Boolean(b) => out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+            Value::Double(d) => {
+                let text = if d.is_nan() {
+                    "nan".to_owned()
+                } else if d.is_infinite() {
+                    if *d > 0.0 { "inf" } else { "-inf" }.to_owned()
+                } else {
+                    format!("{d:?}")
+                };
+                line(out, b',', text.as_bytes());
+            }
+            Value::BigNumber(b) => line(out, b'(', b),
+            Value::Verbatim { format, text } => {
+                header(out, b'=', text.len() + 4);
+                out.extend_from_slice(format);
+                out.put_u8(b':');
+                out.extend_from_slice(text);
+                out.extend_from_slice(b"\r\n");
+            }
+            Value::Array(items) => seq(out, b'*', items, &mut stack),
+            Value::Set(items) => seq(out, b'~', items, &mut stack),
+            Value::Push(items) => seq(out, b'>', items, &mut stack),
+            Value::Map(pairs) => pairs_to(out, b'%', pairs, &mut stack),
+            Value::Attribute { attributes, value } => {
+                // The attributed value comes after the attribute map.
+                stack.push(value);
+                pairs_to(out, b'|', attributes, &mut stack);
+            }
+        }
+    }
+}
+
+fn line(out: &mut BytesMut, ty: u8, text: &[u8]) {
+    out.reserve(text.len() + 3);
+    out.put_u8(ty);
+    out.extend_from_slice(text);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn header(out: &mut BytesMut, ty: u8, n: usize) {
+    let mut digits = [0u8; 20];
+    line(out, ty, format_u64(n as u64, &mut digits));
+}
+
+fn seq<'a>(out: &mut BytesMut, ty: u8, items: &'a [Value], stack: &mut Vec<&'a Value>) {
+    header(out, ty, items.len());
+    stack.extend(items.iter().rev());
+}
+
+fn pairs_to<'a>(
+    out: &mut BytesMut,
+    ty: u8,
+    pairs: &'a [(Value, Value)],
+    stack: &mut Vec<&'a Value>,
+) {
+    header(out, ty, pairs.len());
+    for (k, v) in pairs.iter().rev() {
+        stack.push(v);
+        stack.push(k);
+    }
 }

@@ -171,3 +171,63 @@ impl std::fmt::Display for ServerErrorCode {
         f.write_str(self.as_str())
     }
 }
+
+impl ServerErrorCode {
+    /// The typed code for the first word of an error reply; unknown codes are kept as [`ServerErrorCode::Other`].
+    pub fn from_code(code: &str) -> ServerErrorCode {
+        match code {
+            "ERR" => ServerErrorCode::Err,
+            "WRONGTYPE" => ServerErrorCode::WrongType,
+            "MOVED" => ServerErrorCode::Moved,
+            "ASK" => ServerErrorCode::Ask,
+            "LOADING" => ServerErrorCode::Loading,
+            "NOAUTH" => ServerErrorCode::NoAuth,
+            "WRONGPASS" => ServerErrorCode::WrongPass,
+            "NOPERM" => ServerErrorCode::NoPerm,
+            "NOPROTO" => ServerErrorCode::NoProto,
+            "READONLY" => ServerErrorCode::ReadOnly,
+            "MASTERDOWN" => ServerErrorCode::MasterDown,
+            "BUSY" => ServerErrorCode::Busy,
+            "NOSCRIPT" => ServerErrorCode::NoScript,
+            "EXECABORT" => ServerErrorCode::ExecAbort,
+            "CLUSTERDOWN" => ServerErrorCode::ClusterDown,
+            "TRYAGAIN" => ServerErrorCode::TryAgain,
+            "CROSSSLOT" => ServerErrorCode::CrossSlot,
+            "OOM" => ServerErrorCode::Oom,
+            "NOREPLICAS" => ServerErrorCode::NoReplicas,
+            "BUSYKEY" => ServerErrorCode::BusyKey,
+            "MISCONF" => ServerErrorCode::Misconf,
+            "UNBLOCKED" => ServerErrorCode::Unblocked,
+            other => ServerErrorCode::Other(other.to_owned()),
+        }
+    }
+}
+
+impl ServerError {
+    /// Splits the text of an error reply (`-` line or `!` payload) into its
+    /// code, the first space-separated word, and the message after it.
+    ///
+    /// This is the one place a server error's text is examined. Bytes that
+    /// are not UTF-8 are replaced with U+FFFD.
+    pub fn parse(text: &[u8]) -> ServerError {
+        let text = String::from_utf8_lossy(text);
+        let (code, message) = match text.split_once(' ') {
+            Some((code, message)) => (code, message),
+            None => (&*text, ""),
+        };
+        ServerError {
+            code: ServerErrorCode::from_code(code),
+            message: message.to_owned(),
+        }
+    }
+
+    /// The reply text as the server sent it: the code, a space and the message
+    /// (just the code when the message is empty).
+    pub fn to_text(&self) -> String {
+        if self.message.is_empty() {
+            self.code.as_str().to_owned()
+        } else {
+            format!("{} {}", self.code.as_str(), self.message)
+        }
+    }
+}

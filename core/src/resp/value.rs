@@ -54,3 +54,43 @@ pub enum Value {
     /// `><n>`: out-of-band data (Pub/Sub messages, invalidations, ...).
     Push(Vec<Value>),
 }
+
+impl Value {
+    /// A short name of the value's RESP type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::SimpleString(_) => "simple string",
+            Value::Error(_) => "error",
+            Value::Integer(_) => "integer",
+            Value::BulkString(_) => "bulk string",
+            Value::Null => "null",
+            Value::Array(_) => "array",
+            Value::Boolean(_) => "boolean",
+            Value::Double(_) => "double",
+            Value::BigNumber(_) => "big number",
+            Value::Verbatim { .. } => "verbatim string",
+            Value::Map(_) => "map",
+            Value::Set(_) => "set",
+            Value::Attribute { .. } => "attribute",
+            Value::Push(_) => "push",
+        }
+    }
+
+    /// The value without the attributes attached to it (at its top level).
+    pub fn without_attributes(self) -> Value {
+        let mut v = self;
+        while let Value::Attribute { value, .. } = v {
+            v = *value;
+        }
+        v
+    }
+
+    /// Whether this is an out-of-band push (possibly carrying attributes).
+    pub fn is_push(&self) -> bool {
+        let mut v = self;
+        while let Value::Attribute { value, .. } = v {
+            v = value;
+        }
+        matches!(v, Value::Push(_))
+    }
+}

@@ -1,0 +1,842 @@
+//! Decoder unit tests: every RESP2/RESP3 type, every protocol error kind,
+//! limits, poisoning, and the edge cases of the RESP3 specification.
+
+use bytes::{Bytes, BytesMut};
+use redwire_core::resp::{
+    Decoder, Limits, ProtocolError, ProtocolErrorKind, ServerError, ServerErrorCode, Value,
+};
+
+fn decode_all_with(limits: Limits, input: &[u8]) -> Result<Vec<Value>, ProtocolError> {
+    let mut d = Decoder::new(limits);
+    let mut buf = BytesMut::from(input);
+    let mut out = Vec::new();
+    while let Some(v) = d.decode(&mut buf)? {
+        out.push(v);
+    }
+    assert!(
+        buf.is_empty() || d.is_mid_frame(),
+        "undecoded bytes left without a partial frame"
+    );
+    Ok(out)
+}
+
+/// Decodes exactly one frame that spans all of `input`.
+fn one(input: &[u8]) -> Value {
+    let mut d = Decoder::new(Limits::default());
+    let mut buf = BytesMut::from(input);
+    let v = d.decode(&mut buf).unwrap().expect("a complete frame");
+    assert!(buf.is_empty(), "frame did not consume all input: {:?}", buf);
+    assert!(!d.is_mid_frame());
+    v
+}
+
+fn err_with(limits: Limits, input: &[u8]) -> ProtocolError {
+    let mut d = Decoder::new(limits);
+    let mut buf = BytesMut::from(input);
+    loop {
+        match d.decode(&mut buf) {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("no error for {:?}", String::from_utf8_lossy(input)),
+            Err(e) => {
+                assert!(d.is_failed());
+                assert_eq!(d.error(), Some(&e));
+                // Poisoned: nothing more is decoded, even valid input.
+                let mut more = BytesMut::from(&b"+OK\r\n"[..]);
+                let again = d.decode(&mut more).unwrap_err();
+                assert_eq!(again.kind, ProtocolErrorKind::Poisoned);
+                assert_eq!(again.offset, e.offset);
+                return e;
+            }
+        }
+    }
+}
+
+fn err(input: &[u8]) -> ProtocolError {
+    err_with(Limits::default(), input)
+}
+
+fn bulk(s: &str) -> Value {
+    Value::BulkString(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+fn simple(s: &str) -> Value {
+    Value::SimpleString(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+#[test]
+fn simple_string() {
+    assert_eq!(one(b"+OK\r\n"), simple("OK"));
+    assert_eq!(one(b"+\r\n"), simple(""));
+    assert_eq!(one(b"+hello world\r\n"), simple("hello world"));
+}
+
+#[test]
+fn simple_error_is_split_into_typed_code() {
+    let cases: &[(&[u8], ServerErrorCode, &str)] = &[
+        (
+            b"-ERR unknown command 'foo'\r\n",
+            ServerErrorCode::Err,
+            "unknown command 'foo'",
+        ),
+        (
+            b"-WRONGTYPE Operation against a key\r\n",
+            ServerErrorCode::WrongType,
+            "Operation against a key",
+        ),
+        (
+            b"-MOVED 3999 127.0.0.1:6381\r\n",
+            ServerErrorCode::Moved,
+            "3999 127.0.0.1:6381",
+        ),
+        (
+            b"-ASK 3999 127.0.0.1:6381\r\n",
+            ServerErrorCode::Ask,
+            "3999 127.0.0.1:6381",
+        ),
+        (
+            b"-LOADING Redis is loading\r\n",
+            ServerErrorCode::Loading,
+            "Redis is loading",
+        ),
+        (
+            b"-NOAUTH Authentication required.\r\n",
+            ServerErrorCode::NoAuth,
+            "Authentication required.",
+        ),
+        (
+            b"-WRONGPASS invalid\r\n",
+            ServerErrorCode::WrongPass,
+            "invalid",
+        ),
+        (b"-NOPERM no\r\n", ServerErrorCode::NoPerm, "no"),
+        (
+            b"-NOPROTO unsupported\r\n",
+            ServerErrorCode::NoProto,
+            "unsupported",
+        ),
+        (
+            b"-READONLY You can't write\r\n",
+            ServerErrorCode::ReadOnly,
+            "You can't write",
+        ),
+        (
+            b"-MASTERDOWN Link down\r\n",
+            ServerErrorCode::MasterDown,
+            "Link down",
+        ),
+        (b"-BUSY script\r\n", ServerErrorCode::Busy, "script"),
+        (
+            b"-NOSCRIPT No matching\r\n",
+            ServerErrorCode::NoScript,
+            "No matching",
+        ),
+        (
+            b"-EXECABORT discarded\r\n",
+            ServerErrorCode::ExecAbort,
+            "discarded",
+        ),
+        (
+            b"-CLUSTERDOWN down\r\n",
+            ServerErrorCode::ClusterDown,
+            "down",
+        ),
+        (b"-TRYAGAIN later\r\n", ServerErrorCode::TryAgain, "later"),
+        (b"-CROSSSLOT keys\r\n", ServerErrorCode::CrossSlot, "keys"),
+        (
+            b"-OOM command not allowed\r\n",
+            ServerErrorCode::Oom,
+            "command not allowed",
+        ),
+        (
+            b"-NOREPLICAS not enough\r\n",
+            ServerErrorCode::NoReplicas,
+            "not enough",
+        ),
+        (b"-BUSYKEY exists\r\n", ServerErrorCode::BusyKey, "exists"),
+        (
+            b"-MISCONF cannot persist\r\n",
+            ServerErrorCode::Misconf,
+            "cannot persist",
+        ),
+        (
+            b"-UNBLOCKED client unblocked\r\n",
+            ServerErrorCode::Unblocked,
+            "client unblocked",
+        ),
+        (b"-ERR\r\n", ServerErrorCode::Err, ""),
+        (
+            b"-CUSTOM something odd\r\n",
+            ServerErrorCode::Other("CUSTOM".into()),
+            "something odd",
+        ),
+        (b"-\r\n", ServerErrorCode::Other(String::new()), ""),
+    ];
+    for (wire, code, message) in cases {
+        assert_eq!(
+            one(wire),
+            Value::Error(ServerError {
+                code: code.clone(),
+                message: (*message).into()
+            }),
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
+        assert_eq!(
+            code.as_str(),
+            ServerErrorCode::from_code(code.as_str()).as_str()
+        );
+    }
+}
+
+#[test]
+fn bulk_error() {
+    assert_eq!(
+        one(b"!21\r\nSYNTAX invalid syntax\r\n"),
+        Value::Error(ServerError {
+            code: ServerErrorCode::Other("SYNTAX".into()),
+            message: "invalid syntax".into()
+        })
+    );
+    // A bulk error may contain CRLF.
+    assert_eq!(
+        one(b"!10\r\nERR a\r\nbcd\r\n"),
+        Value::Error(ServerError {
+            code: ServerErrorCode::Err,
+            message: "a\r\nbcd".into()
+        })
+    );
+}
+
+#[test]
+fn integers() {
+    assert_eq!(one(b":0\r\n"), Value::Integer(0));
+    assert_eq!(one(b":1000\r\n"), Value::Integer(1000));
+    assert_eq!(one(b":-42\r\n"), Value::Integer(-42));
+    assert_eq!(one(b":+7\r\n"), Value::Integer(7));
+    assert_eq!(one(b":9223372036854775807\r\n"), Value::Integer(i64::MAX));
+    assert_eq!(one(b":-9223372036854775808\r\n"), Value::Integer(i64::MIN));
+}
+
+#[test]
+fn invalid_integers() {
+    for wire in [
+        &b":\r\n"[..],
+        b":-\r\n",
+        b":+\r\n",
+        b":12a\r\n",
+        b": 1\r\n",
+        b":1.5\r\n",
+        b":9223372036854775808\r\n",
+        b":-9223372036854775809\r\n",
+        b":99999999999999999999\r\n",
+    ] {
+        let e = err(wire);
+        assert_eq!(
+            e.kind,
+            ProtocolErrorKind::InvalidInteger,
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
+        assert_eq!(e.offset, 1);
+    }
+}
+
+#[test]
+fn bulk_strings() {
+    assert_eq!(one(b"$5\r\nhello\r\n"), bulk("hello"));
+    assert_eq!(one(b"$0\r\n\r\n"), bulk(""));
+    // Binary safe: CR, LF and NUL inside.
+    assert_eq!(
+        one(b"$6\r\na\r\n\0bc\r\n"),
+        Value::BulkString(Bytes::from_static(b"a\r\n\0bc"))
+    );
+}
+
+#[test]
+fn nulls_resp2_and_resp3() {
+    assert_eq!(one(b"$-1\r\n"), Value::Null);
+    assert_eq!(one(b"*-1\r\n"), Value::Null);
+    assert_eq!(one(b"_\r\n"), Value::Null);
+    assert_eq!(err(b"_x\r\n").kind, ProtocolErrorKind::InvalidNull);
+    // Only bulk strings and arrays have a RESP2 null.
+    for wire in [
+        &b"%-1\r\n"[..],
+        b"~-1\r\n",
+        b">-1\r\n",
+        b"|-1\r\n",
+        b"!-1\r\n",
+        b"=-1\r\n",
+        b"$-2\r\n",
+        b"*-2\r\n",
+    ] {
+        assert_eq!(
+            err(wire).kind,
+            ProtocolErrorKind::InvalidLength,
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
+    }
+}
+
+#[test]
+fn arrays_nested_and_empty() {
+    assert_eq!(one(b"*0\r\n"), Value::Array(vec![]));
+    assert_eq!(
+        one(b"*3\r\n:1\r\n$3\r\nfoo\r\n*2\r\n+a\r\n*0\r\n"),
+        Value::Array(vec![
+            Value::Integer(1),
+            bulk("foo"),
+            Value::Array(vec![simple("a"), Value::Array(vec![])])
+        ])
+    );
+    // RESP2 null elements inside an array.
+    assert_eq!(
+        one(b"*2\r\n$-1\r\n*-1\r\n"),
+        Value::Array(vec![Value::Null, Value::Null])
+    );
+}
+
+#[test]
+fn booleans() {
+    assert_eq!(one(b"#t\r\n"), Value::Boolean(true));
+    assert_eq!(one(b"#f\r\n"), Value::Boolean(false));
+    for wire in [&b"#\r\n"[..], b"#T\r\n", b"#tf\r\n", b"#1\r\n"] {
+        assert_eq!(err(wire).kind, ProtocolErrorKind::InvalidBoolean);
+    }
+}
+
+#[test]
+fn doubles() {
+    assert_eq!(one(b",1.23\r\n"), Value::Double(1.23));
+    assert_eq!(one(b",10\r\n"), Value::Double(10.0));
+    assert_eq!(one(b",-0.5\r\n"), Value::Double(-0.5));
+    assert_eq!(one(b",+2.5\r\n"), Value::Double(2.5));
+    assert_eq!(one(b",1.5e3\r\n"), Value::Double(1500.0));
+    assert_eq!(one(b",1E-2\r\n"), Value::Double(0.01));
+    assert_eq!(one(b",inf\r\n"), Value::Double(f64::INFINITY));
+    assert_eq!(one(b",-inf\r\n"), Value::Double(f64::NEG_INFINITY));
+    match one(b",nan\r\n") {
+        Value::Double(d) => assert!(d.is_nan()),
+        v => panic!("{v:?}"),
+    }
+    for wire in [
+        &b",\r\n"[..],
+        b",abc\r\n",
+        b",1.2.3\r\n",
+        b",infinity\r\n",
+        b",NaN\r\n",
+        b",1e\r\n",
+        b",.\r\n",
+        b", 1\r\n",
+    ] {
+        assert_eq!(
+            err(wire).kind,
+            ProtocolErrorKind::InvalidDouble,
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
+    }
+}
+
+#[test]
+fn big_numbers() {
+    assert_eq!(
+        one(b"(3492890328409238509324850943850943825024385\r\n"),
+        Value::BigNumber(Bytes::from_static(
+            b"3492890328409238509324850943850943825024385"
+        ))
+    );
+    assert_eq!(
+        one(b"(-12\r\n"),
+        Value::BigNumber(Bytes::from_static(b"-12"))
+    );
+    for wire in [&b"(\r\n"[..], b"(-\r\n", b"(12x\r\n", b"(1.5\r\n"] {
+        assert_eq!(err(wire).kind, ProtocolErrorKind::InvalidBigNumber);
+    }
+}
+
+#[test]
+fn verbatim_strings() {
+    assert_eq!(
+        one(b"=15\r\ntxt:Some string\r\n"),
+        Value::Verbatim {
+            format: *b"txt",
+            text: Bytes::from_static(b"Some string")
+        }
+    );
+    assert_eq!(
+        one(b"=4\r\nmkd:\r\n"),
+        Value::Verbatim {
+            format: *b"mkd",
+            text: Bytes::new()
+        }
+    );
+    for wire in [&b"=3\r\ntxt\r\n"[..], b"=5\r\ntxtxy\r\n", b"=0\r\n\r\n"] {
+        let e = err(wire);
+        assert_eq!(e.kind, ProtocolErrorKind::InvalidVerbatim);
+        assert_eq!(
+            e.offset,
+            wire.iter().position(|&b| b == b'\n').unwrap() as u64 + 1
+        );
+    }
+}
+
+#[test]
+fn maps_and_sets() {
+    assert_eq!(
+        one(b"%2\r\n+first\r\n:1\r\n+second\r\n:2\r\n"),
+        Value::Map(vec![
+            (simple("first"), Value::Integer(1)),
+            (simple("second"), Value::Integer(2))
+        ])
+    );
+    assert_eq!(one(b"%0\r\n"), Value::Map(vec![]));
+    assert_eq!(
+        one(b"~3\r\n+a\r\n:1\r\n#t\r\n"),
+        Value::Set(vec![simple("a"), Value::Integer(1), Value::Boolean(true)])
+    );
+    assert_eq!(one(b"~0\r\n"), Value::Set(vec![]));
+    // Aggregates as map keys.
+    assert_eq!(
+        one(b"%1\r\n*1\r\n:1\r\n~1\r\n:2\r\n"),
+        Value::Map(vec![(
+            Value::Array(vec![Value::Integer(1)]),
+            Value::Set(vec![Value::Integer(2)])
+        )])
+    );
+}
+
+#[test]
+fn push() {
+    assert_eq!(
+        one(b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"),
+        Value::Push(vec![bulk("message"), bulk("ch"), bulk("hi")])
+    );
+    assert_eq!(one(b">0\r\n"), Value::Push(vec![]));
+}
+
+#[test]
+fn attributes_attach_to_the_following_value() {
+    // The example of the RESP3 specification.
+    let wire = b"|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n,0.1923\r\n$1\r\nb\r\n,0.0012\r\n*2\r\n:2039123\r\n:9543892\r\n";
+    assert_eq!(
+        one(wire),
+        Value::Attribute {
+            attributes: vec![(
+                simple("key-popularity"),
+                Value::Map(vec![
+                    (bulk("a"), Value::Double(0.1923)),
+                    (bulk("b"), Value::Double(0.0012))
+                ])
+            )],
+            value: Box::new(Value::Array(vec![
+                Value::Integer(2039123),
+                Value::Integer(9543892)
+            ])),
+        }
+    );
+    // Inside an aggregate the attribute does not count as an element.
+    let wire = b"*2\r\n:1\r\n|1\r\n+ttl\r\n:3600\r\n:2\r\n";
+    assert_eq!(
+        one(wire),
+        Value::Array(vec![
+            Value::Integer(1),
+            Value::Attribute {
+                attributes: vec![(simple("ttl"), Value::Integer(3600))],
+                value: Box::new(Value::Integer(2))
+            }
+        ])
+    );
+    // Empty attributes and attributes on attributes.
+    assert_eq!(
+        one(b"|0\r\n|1\r\n+a\r\n+b\r\n:5\r\n"),
+        Value::Attribute {
+            attributes: vec![],
+            value: Box::new(Value::Attribute {
+                attributes: vec![(simple("a"), simple("b"))],
+                value: Box::new(Value::Integer(5))
+            })
+        }
+    );
+}
+
+#[test]
+fn streamed_strings() {
+    assert_eq!(
+        one(b"$?\r\n;4\r\nHell\r\n;5\r\no wor\r\n;1\r\nd\r\n;0\r\n"),
+        bulk("Hello word")
+    );
+    assert_eq!(one(b"$?\r\n;0\r\n"), bulk(""));
+    // A chunk may contain CRLF.
+    assert_eq!(one(b"$?\r\n;2\r\n\r\n\r\n;0\r\n"), bulk("\r\n"));
+    // Inside an aggregate.
+    assert_eq!(
+        one(b"*2\r\n$?\r\n;1\r\na\r\n;0\r\n:1\r\n"),
+        Value::Array(vec![bulk("a"), Value::Integer(1)])
+    );
+    // Only chunks may follow `$?`, and chunks only follow `$?`.
+    assert_eq!(
+        err(b"$?\r\n:1\r\n").kind,
+        ProtocolErrorKind::UnexpectedStreamMarker
+    );
+    assert_eq!(
+        err(b";1\r\na\r\n").kind,
+        ProtocolErrorKind::UnexpectedStreamMarker
+    );
+    assert_eq!(err(b"$?\r\n;-1\r\n").kind, ProtocolErrorKind::InvalidLength);
+    assert_eq!(err(b"$?\r\n;?\r\n").kind, ProtocolErrorKind::InvalidLength);
+}
+
+#[test]
+fn streamed_aggregates() {
+    assert_eq!(
+        one(b"*?\r\n:1\r\n:2\r\n.\r\n"),
+        Value::Array(vec![Value::Integer(1), Value::Integer(2)])
+    );
+    assert_eq!(one(b"*?\r\n.\r\n"), Value::Array(vec![]));
+    assert_eq!(one(b"~?\r\n+a\r\n.\r\n"), Value::Set(vec![simple("a")]));
+    assert_eq!(
+        one(b"%?\r\n+a\r\n:1\r\n+b\r\n:2\r\n.\r\n"),
+        Value::Map(vec![
+            (simple("a"), Value::Integer(1)),
+            (simple("b"), Value::Integer(2))
+        ])
+    );
+    // Nested streamed aggregates each take their own end marker.
+    assert_eq!(
+        one(b"*?\r\n*?\r\n:1\r\n.\r\n*1\r\n:2\r\n.\r\n"),
+        Value::Array(vec![
+            Value::Array(vec![Value::Integer(1)]),
+            Value::Array(vec![Value::Integer(2)])
+        ])
+    );
+    // End marker outside a streamed aggregate, in a counted one, or between a key and its value.
+    assert_eq!(
+        err(b".\r\n").kind,
+        ProtocolErrorKind::UnexpectedStreamMarker
+    );
+    assert_eq!(
+        err(b"*2\r\n:1\r\n.\r\n").kind,
+        ProtocolErrorKind::UnexpectedStreamMarker
+    );
+    assert_eq!(
+        err(b"%?\r\n+a\r\n.\r\n").kind,
+        ProtocolErrorKind::UnexpectedStreamMarker
+    );
+    assert_eq!(
+        err(b"*?\r\n.x\r\n").kind,
+        ProtocolErrorKind::UnexpectedStreamMarker
+    );
+    // Push and attribute have no streamed form.
+    assert_eq!(err(b">?\r\n").kind, ProtocolErrorKind::InvalidLength);
+    assert_eq!(err(b"|?\r\n").kind, ProtocolErrorKind::InvalidLength);
+}
+
+#[test]
+fn unknown_type_byte() {
+    let e = err(b"+OK\r\n@foo\r\n");
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::UnknownType(b'@'),
+            offset: 5
+        }
+    );
+    // Reported as soon as the byte arrives, without waiting for a line end.
+    let mut d = Decoder::new(Limits::default());
+    let mut buf = BytesMut::from(&b"x"[..]);
+    assert_eq!(
+        d.decode(&mut buf).unwrap_err().kind,
+        ProtocolErrorKind::UnknownType(b'x')
+    );
+    // Inline (telnet-style) replies are not RESP.
+    assert_eq!(err(b"OK\r\n").kind, ProtocolErrorKind::UnknownType(b'O'));
+}
+
+#[test]
+fn missing_crlf() {
+    let e = err(b"+OK\n");
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::MissingCrlf,
+            offset: 3
+        }
+    );
+    let e = err(b"$3\r\nfooXY");
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::MissingCrlf,
+            offset: 7
+        }
+    );
+    assert_eq!(err(b"$3\r\nfoo\rX").kind, ProtocolErrorKind::MissingCrlf);
+    assert_eq!(err(b":1\n").kind, ProtocolErrorKind::MissingCrlf);
+}
+
+#[test]
+fn invalid_lengths() {
+    for wire in [
+        &b"$\r\n"[..],
+        b"$abc\r\n",
+        b"$+3\r\n",
+        b"$ 3\r\n",
+        b"*x\r\n",
+        b"*\r\n",
+        b"%1.0\r\n",
+        b"=?\r\n",
+        b"!?\r\n",
+    ] {
+        let e = err(wire);
+        assert_eq!(
+            e.kind,
+            ProtocolErrorKind::InvalidLength,
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
+        assert_eq!(e.offset, 1);
+    }
+}
+
+#[test]
+fn error_offsets_count_from_decoder_creation() {
+    let mut d = Decoder::new(Limits::default());
+    let mut buf = BytesMut::from(&b"+OK\r\n:1\r\n"[..]);
+    assert_eq!(d.decode(&mut buf).unwrap(), Some(simple("OK")));
+    assert_eq!(d.decode(&mut buf).unwrap(), Some(Value::Integer(1)));
+    assert_eq!(d.position(), 9);
+    let mut buf = BytesMut::from(&b"*1\r\n#x\r\n"[..]);
+    let e = d.decode(&mut buf).unwrap_err();
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::InvalidBoolean,
+            offset: 9 + 4 + 1
+        }
+    );
+}
+
+#[test]
+fn limits_bulk_len() {
+    let limits = Limits {
+        max_bulk_len: 4,
+        ..Limits::default()
+    };
+    assert_eq!(
+        decode_all_with(limits, b"$4\r\nabcd\r\n").unwrap(),
+        vec![bulk("abcd")]
+    );
+    assert_eq!(
+        err_with(limits, b"$5\r\n").kind,
+        ProtocolErrorKind::BulkTooLong
+    );
+    assert_eq!(
+        err_with(limits, b"=9\r\n").kind,
+        ProtocolErrorKind::BulkTooLong
+    );
+    assert_eq!(
+        err_with(limits, b"!5\r\n").kind,
+        ProtocolErrorKind::BulkTooLong
+    );
+    // A streamed string counts the sum of its chunks.
+    assert_eq!(
+        err_with(limits, b"$?\r\n;3\r\nabc\r\n;2\r\n").kind,
+        ProtocolErrorKind::BulkTooLong
+    );
+    // Huge declared lengths: rejected from the header alone, nothing reserved.
+    let e = err(b"$4294967296\r\n");
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::BulkTooLong,
+            offset: 0
+        }
+    );
+    assert_eq!(
+        err(b"$99999999999999999999999999\r\n").kind,
+        ProtocolErrorKind::BulkTooLong
+    );
+}
+
+#[test]
+fn limits_aggregate_len() {
+    let limits = Limits {
+        max_aggregate_len: 2,
+        ..Limits::default()
+    };
+    assert!(decode_all_with(limits, b"*2\r\n:1\r\n:2\r\n").is_ok());
+    for wire in [&b"*3\r\n"[..], b"~3\r\n", b">3\r\n", b"%3\r\n", b"|3\r\n"] {
+        assert_eq!(
+            err_with(limits, wire).kind,
+            ProtocolErrorKind::AggregateTooLong
+        );
+    }
+    // Redis's own maximum is accepted as a header and costs nothing until elements arrive.
+    let mut d = Decoder::new(Limits::default());
+    let mut buf = BytesMut::from(&b"*2147483647\r\n:1\r\n"[..]);
+    assert_eq!(d.decode(&mut buf).unwrap(), None);
+    assert!(d.is_mid_frame());
+    assert_eq!(
+        err(b"*4294967296\r\n").kind,
+        ProtocolErrorKind::AggregateTooLong
+    );
+}
+
+#[test]
+fn limits_depth() {
+    let limits = Limits {
+        max_depth: 3,
+        ..Limits::default()
+    };
+    assert_eq!(
+        decode_all_with(limits, b"*1\r\n*1\r\n*1\r\n:1\r\n").unwrap(),
+        vec![Value::Array(vec![Value::Array(vec![Value::Array(vec![
+            Value::Integer(1)
+        ])])])]
+    );
+    let e = err_with(limits, b"*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n");
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::TooDeep,
+            offset: 12
+        }
+    );
+    assert_eq!(
+        err_with(limits, b"|1\r\n|1\r\n%1\r\n~1\r\n").kind,
+        ProtocolErrorKind::TooDeep
+    );
+    // Empty aggregates open no level.
+    assert!(decode_all_with(limits, b"*1\r\n*1\r\n*1\r\n*0\r\n").is_ok());
+}
+
+#[test]
+fn deep_nesting_does_not_overflow_the_stack() {
+    let depth = 1_000_000;
+    let mut wire = Vec::new();
+    for _ in 0..depth {
+        wire.extend_from_slice(b"*1\r\n");
+    }
+    wire.extend_from_slice(b":7\r\n");
+    let limits = Limits {
+        max_depth: usize::MAX,
+        ..Limits::default()
+    };
+    let mut v = decode_all_with(limits, &wire).unwrap().pop().unwrap();
+    // Unwind iteratively too: dropping a million-deep value recursively would overflow.
+    let mut levels = 0;
+    loop {
+        match v {
+            Value::Array(mut items) => {
+                levels += 1;
+                v = items.pop().unwrap();
+            }
+            Value::Integer(7) => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(levels, depth);
+    // With the default limit it is a typed error.
+    assert_eq!(err(&wire).kind, ProtocolErrorKind::TooDeep);
+}
+
+#[test]
+fn limits_line_len() {
+    let limits = Limits {
+        max_line_len: 5,
+        ..Limits::default()
+    };
+    assert_eq!(
+        decode_all_with(limits, b"+abcde\r\n").unwrap(),
+        vec![simple("abcde")]
+    );
+    assert_eq!(
+        err_with(limits, b"+abcdef\r\n").kind,
+        ProtocolErrorKind::LineTooLong
+    );
+    // Without a line end in sight, as soon as the limit is passed.
+    assert_eq!(
+        err_with(limits, b"+abcdefgh").kind,
+        ProtocolErrorKind::LineTooLong
+    );
+    assert_eq!(
+        err_with(limits, b":1234567").kind,
+        ProtocolErrorKind::LineTooLong
+    );
+}
+
+#[test]
+fn limits_frame_bytes() {
+    let limits = Limits {
+        max_frame_bytes: 20,
+        ..Limits::default()
+    };
+    // 4 + 9 + 7 = 20 bytes: allowed.
+    assert!(decode_all_with(limits, b"*2\r\n$3\r\nabc\r\n:1234\r\n").is_ok());
+    assert_eq!(
+        err_with(limits, b"*2\r\n$3\r\nabc\r\n:12345\r\n").kind,
+        ProtocolErrorKind::FrameTooLarge
+    );
+    // A bulk whose declared size breaks the limit fails at its header.
+    assert_eq!(
+        err_with(limits, b"*1\r\n$20\r\n").kind,
+        ProtocolErrorKind::FrameTooLarge
+    );
+    // The limit is per frame: many small frames are fine.
+    let mut many = Vec::new();
+    for _ in 0..100 {
+        many.extend_from_slice(b"*1\r\n:1\r\n");
+    }
+    assert_eq!(decode_all_with(limits, &many).unwrap().len(), 100);
+}
+
+#[test]
+fn consumes_exactly_one_frame_and_leaves_the_rest() {
+    let mut d = Decoder::new(Limits::default());
+    let mut buf = BytesMut::from(&b"*1\r\n:1\r\n+next\r\n$3\r\nab"[..]);
+    assert_eq!(
+        d.decode(&mut buf).unwrap(),
+        Some(Value::Array(vec![Value::Integer(1)]))
+    );
+    assert_eq!(&buf[..], b"+next\r\n$3\r\nab");
+    assert_eq!(d.decode(&mut buf).unwrap(), Some(simple("next")));
+    assert_eq!(d.decode(&mut buf).unwrap(), None);
+    assert!(d.is_mid_frame());
+    buf.extend_from_slice(b"c\r\n");
+    assert_eq!(d.decode(&mut buf).unwrap(), Some(bulk("abc")));
+    assert!(buf.is_empty());
+    assert_eq!(d.decode(&mut buf).unwrap(), None);
+    assert!(!d.is_mid_frame());
+}
+
+#[test]
+fn byte_by_byte_feeding() {
+    let wire: &[u8] = b"*3\r\n$5\r\nhello\r\n%1\r\n+k\r\n,1.5\r\n|1\r\n+a\r\n#t\r\n=8\r\ntxt:abcd\r\n$?\r\n;2\r\nxy\r\n;0\r\n";
+    let expected = decode_all_with(Limits::default(), wire).unwrap();
+    assert_eq!(expected.len(), 2);
+    let mut d = Decoder::new(Limits::default());
+    let mut buf = BytesMut::new();
+    let mut got = Vec::new();
+    for &b in wire {
+        buf.extend_from_slice(&[b]);
+        while let Some(v) = d.decode(&mut buf).unwrap() {
+            got.push(v);
+        }
+    }
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn bulk_payload_is_a_slice_of_the_read_buffer() {
+    let mut buf = BytesMut::with_capacity(64);
+    buf.extend_from_slice(b"$5\r\nhello\r\n");
+    let base = buf.as_ptr() as usize;
+    let mut d = Decoder::new(Limits::default());
+    match d.decode(&mut buf).unwrap() {
+        Some(Value::BulkString(b)) => {
+            assert_eq!(b.as_ptr() as usize, base + 4, "payload was copied")
+        }
+        v => panic!("{v:?}"),
+    }
+}
