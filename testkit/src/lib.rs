@@ -14,12 +14,16 @@
 //! assert_eq!(server.command(&["DBSIZE"]).as_int(), Some(0));
 //! ```
 
+mod fault_proxy;
+mod haproxy;
 mod port;
 mod redis;
 pub mod resp;
 mod tempdir;
 mod wait;
 
+pub use fault_proxy::{Cut, FaultProxy};
+pub use haproxy::{Haproxy, HaproxyBuilder};
 pub use port::free_port;
 pub use redis::{RedisBuilder, RedisServer};
 pub use resp::Reply;
