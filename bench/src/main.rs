@@ -1,1 +1,459 @@
-fn main() {}
+//! `redwire-bench`: redwire against redis-rs, fred and redis-protocol, in one run,
+//! on one redis-server this program starts on a free loopback port.
+//!
+//! Run it through `scripts/bench`, which builds it in release mode and writes
+//! the table to `docs/performance.md`. Every end-to-end scenario uses one
+//! connection on a current-thread tokio runtime. The throughput and memory runs
+//! happen in child processes (this binary re-invoked with `child ...`) so that
+//! each client's peak resident memory is its own.
+
+mod clients;
+mod corpus;
+mod decoders;
+mod report;
+mod server;
+
+use std::process::Command;
+use std::time::Duration;
+
+use clients::{BenchResult, Client};
+use report::{Better, Column, Report};
+use server::RedisServer;
+
+struct Settings {
+    decode_reps: usize,
+    warmup: Duration,
+    duration: Duration,
+    latency_samples: usize,
+    big_rounds: usize,
+    pipeline_rounds: usize,
+    idle_connections: usize,
+    recovery_reps: usize,
+    benchmark_requests: usize,
+}
+
+impl Settings {
+    fn full() -> Settings {
+        Settings {
+            decode_reps: 7,
+            warmup: Duration::from_millis(500),
+            duration: Duration::from_secs(3),
+            latency_samples: 20_000,
+            big_rounds: 100,
+            pipeline_rounds: 20,
+            idle_connections: 1000,
+            recovery_reps: 3,
+            benchmark_requests: 2_000_000,
+        }
+    }
+
+    fn quick() -> Settings {
+        Settings {
+            decode_reps: 2,
+            warmup: Duration::from_millis(200),
+            duration: Duration::from_millis(800),
+            latency_samples: 3_000,
+            big_rounds: 10,
+            pipeline_rounds: 3,
+            idle_connections: 200,
+            recovery_reps: 1,
+            benchmark_requests: 300_000,
+        }
+    }
+}
+
+const BIG_VALUE: usize = 1 << 20;
+const PIPELINE_LEN: usize = 10_000;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("child") {
+        match child(&args[1..]) {
+            Ok(line) => println!("RESULT {line}"),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    let mut out = None;
+    let mut settings = Settings::full();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => settings = Settings::quick(),
+            "--out" => out = it.next().cloned(),
+            other => {
+                eprintln!(
+                    "usage: redwire-bench [--quick] [--out FILE]  (unknown argument {other:?})"
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+    // The redwire decoder or client may be unfinished in a given checkout: its
+    // panics are reported as "n/a" cells, not printed as crashes.
+    std::panic::set_hook(Box::new(|_| {}));
+    if let Err(e) = run(&settings, out.as_deref()) {
+        eprintln!("redwire-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
+    let mut server = RedisServer::start().map_err(|e| format!("starting redis-server: {e}"))?;
+    let port = server.port();
+    let mut report = Report::default();
+
+    eprintln!("decoders...");
+    report.section("Decoder throughput, MB/s (best of several runs)");
+    for corpus in corpus::all() {
+        let mut row = report.row(format!("decode {}", corpus.name), "MB/s", Better::Higher);
+        for parser in decoders::Parser::ALL {
+            let column = match parser {
+                decoders::Parser::Redwire => Column::Redwire,
+                decoders::Parser::RedisRs => Column::RedisRs,
+                decoders::Parser::RedisProtocol => Column::RedisProtocol,
+            };
+            row.set(
+                column,
+                decoders::measure(parser, &corpus, s.decode_reps).map(|r| r.mb_per_s()),
+            );
+        }
+        report.push(row);
+    }
+
+    eprintln!("redis-benchmark...");
+    let ceiling = redis_benchmark(port, s.benchmark_requests);
+
+    report.section("End to end: one connection, current-thread tokio runtime");
+    let mut peaks = Vec::new();
+    for tasks in [64usize, 512] {
+        eprintln!("throughput, {tasks} tasks...");
+        let mut row = report.row(
+            format!("(a) {tasks} tasks SET/GET 16 B"),
+            "ops/s",
+            Better::Higher,
+        );
+        let mut peak = report.row(
+            format!("peak RSS of (a) with {tasks} tasks"),
+            "MiB",
+            Better::Lower,
+        );
+        for client in Client::ALL {
+            server.flushall();
+            let result = spawn_child(&[
+                "throughput",
+                client.name(),
+                &port.to_string(),
+                &tasks.to_string(),
+                &s.warmup.as_millis().to_string(),
+                &s.duration.as_millis().to_string(),
+            ])
+            .and_then(|fields| Ok((parse(&fields, 0)?, parse(&fields, 1)?)));
+            row.set(client.into(), result.clone().map(|(ops, _)| ops));
+            peak.set(client.into(), result.map(|(_, hwm_kib)| hwm_kib / 1024.0));
+        }
+        row.set(Column::RedisBenchmark, ceiling.clone());
+        report.push(row);
+        peaks.push(peak);
+    }
+
+    eprintln!("latency...");
+    let mut p50 = report.row("(b) sequential GET, p50".into(), "µs", Better::Lower);
+    let mut p99 = report.row("(b) sequential GET, p99".into(), "µs", Better::Lower);
+    for client in Client::ALL {
+        let samples = runtime().block_on(async {
+            match client {
+                Client::Redwire => clients::redwire::latency(port, 1000, s.latency_samples).await,
+                Client::RedisRs => clients::redis_rs::latency(port, 1000, s.latency_samples).await,
+                Client::Fred => clients::fred::latency(port, 1000, s.latency_samples).await,
+            }
+        });
+        p50.set(
+            client.into(),
+            samples.clone().map(|v| micros(percentile(v, 0.50))),
+        );
+        p99.set(client.into(), samples.map(|v| micros(percentile(v, 0.99))));
+    }
+    report.push(p50);
+    report.push(p99);
+
+    eprintln!("1 MiB values...");
+    let mut big = report.row(
+        "(c) 1 MiB SET + GET, median round".into(),
+        "ms",
+        Better::Lower,
+    );
+    for client in Client::ALL {
+        let rounds = runtime().block_on(async {
+            match client {
+                Client::Redwire => {
+                    clients::redwire::big_values(port, BIG_VALUE, s.big_rounds).await
+                }
+                Client::RedisRs => {
+                    clients::redis_rs::big_values(port, BIG_VALUE, s.big_rounds).await
+                }
+                Client::Fred => clients::fred::big_values(port, BIG_VALUE, s.big_rounds).await,
+            }
+        });
+        big.set(client.into(), rounds.map(|v| millis(percentile(v, 0.50))));
+    }
+    report.push(big);
+
+    eprintln!("pipeline...");
+    let mut pipe = report.row(
+        "(d) pipeline of 10,000 SET/GET, median".into(),
+        "ms",
+        Better::Lower,
+    );
+    for client in Client::ALL {
+        server.flushall();
+        let rounds = runtime().block_on(async {
+            match client {
+                Client::Redwire => {
+                    clients::redwire::pipeline(port, PIPELINE_LEN, s.pipeline_rounds).await
+                }
+                Client::RedisRs => {
+                    clients::redis_rs::pipeline(port, PIPELINE_LEN, s.pipeline_rounds).await
+                }
+                Client::Fred => {
+                    clients::fred::pipeline(port, PIPELINE_LEN, s.pipeline_rounds).await
+                }
+            }
+        });
+        pipe.set(client.into(), rounds.map(|v| millis(percentile(v, 0.50))));
+    }
+    report.push(pipe);
+
+    report.section("Memory");
+    for peak in peaks {
+        report.push(peak);
+    }
+    eprintln!("idle connections...");
+    let mut idle = report.row(
+        format!("idle connection ({} open)", s.idle_connections),
+        "KiB each",
+        Better::Lower,
+    );
+    for client in Client::ALL {
+        let result = spawn_child(&[
+            "idle",
+            client.name(),
+            &port.to_string(),
+            &s.idle_connections.to_string(),
+        ])
+        .and_then(|fields| parse(&fields, 0))
+        .map(|bytes| bytes / 1024.0);
+        idle.set(client.into(), result);
+    }
+    report.push(idle);
+
+    report.section("Recovery");
+    eprintln!("recovery...");
+    let mut rec = report.row(
+        format!(
+            "server restart: ready -> first reply, median of {}",
+            s.recovery_reps
+        ),
+        "ms",
+        Better::Lower,
+    );
+    for client in Client::ALL {
+        let mut times = Vec::new();
+        let mut failure = None;
+        for _ in 0..s.recovery_reps {
+            let result = runtime().block_on(async {
+                match client {
+                    Client::Redwire => clients::redwire::recovery(&mut server).await,
+                    Client::RedisRs => clients::redis_rs::recovery(&mut server).await,
+                    Client::Fred => clients::fred::recovery(&mut server).await,
+                }
+            });
+            // Whatever happened, the next measurement needs a live server.
+            server
+                .wait_ready(Duration::from_secs(10))
+                .map_err(|e| format!("redis-server after recovery: {e}"))?;
+            match result {
+                Ok(r) => times.push(r.after_ready),
+                Err(e) => failure = Some(e),
+            }
+        }
+        rec.set(
+            client.into(),
+            match failure {
+                Some(e) => Err(e),
+                None => Ok(millis(percentile(times, 0.50))),
+            },
+        );
+    }
+    report.push(rec);
+
+    let table = report.render();
+    println!("{table}");
+    if let Some(path) = out {
+        let doc = report::document(&table, s.decode_reps, &settings_text(s));
+        std::fs::write(path, doc).map_err(|e| format!("writing {path}: {e}"))?;
+        eprintln!("wrote {path}");
+    }
+    Ok(())
+}
+
+fn settings_text(s: &Settings) -> String {
+    format!(
+        "throughput: {} ms warm-up then {} ms measured; latency: {} timed GETs after 1000; \
+         1 MiB: {} rounds; pipeline: {} rounds; idle: {} connections; recovery: {} restart(s), \
+         server down {} ms, reconnect delay {} ms (constant, unlimited attempts) for every client, \
+         probe timeout {} ms; redis-benchmark: -n {} -d 16",
+        s.warmup.as_millis(),
+        s.duration.as_millis(),
+        s.latency_samples,
+        s.big_rounds,
+        s.pipeline_rounds,
+        s.idle_connections,
+        s.recovery_reps,
+        clients::OUTAGE.as_millis(),
+        clients::RECONNECT_DELAY.as_millis(),
+        clients::PROBE_TIMEOUT.as_millis(),
+        s.benchmark_requests,
+    )
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn percentile(mut samples: Vec<Duration>, q: f64) -> Duration {
+    samples.sort_unstable();
+    let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
+    samples[index.min(samples.len() - 1)]
+}
+
+fn parse(fields: &[String], i: usize) -> BenchResult<f64> {
+    fields
+        .get(i)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| format!("bad child output {fields:?}"))
+}
+
+/// Re-invokes this binary as `child <args>` and returns the fields of its `RESULT` line.
+fn spawn_child(args: &[&str]) -> BenchResult<Vec<String>> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let output = Command::new(exe)
+        .arg("child")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) {
+        Some(line) if output.status.success() => {
+            Ok(line.split_whitespace().map(String::from).collect())
+        }
+        _ => Err(String::from_utf8_lossy(&output.stderr)
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or("child failed")
+            .to_string()),
+    }
+}
+
+/// A child process: one throughput run (`throughput CLIENT PORT TASKS WARMUP_MS DURATION_MS`,
+/// printing ops/s and peak RSS in KiB) or one idle-connection run (`idle CLIENT PORT N`,
+/// printing resident bytes per connection).
+fn child(args: &[String]) -> BenchResult<String> {
+    let arg = |i: usize| {
+        args.get(i)
+            .map(String::as_str)
+            .ok_or_else(|| format!("missing argument {i}"))
+    };
+    let num = |i: usize| arg(i)?.parse::<u64>().map_err(|e| e.to_string());
+    let client = Client::parse(arg(1)?).ok_or("unknown client")?;
+    let port = num(2)? as u16;
+    match arg(0)? {
+        "throughput" => {
+            let (tasks, warmup, duration) = (
+                num(3)? as usize,
+                Duration::from_millis(num(4)?),
+                Duration::from_millis(num(5)?),
+            );
+            let ops = runtime().block_on(async {
+                match client {
+                    Client::Redwire => {
+                        clients::redwire::throughput(port, tasks, warmup, duration).await
+                    }
+                    Client::RedisRs => {
+                        clients::redis_rs::throughput(port, tasks, warmup, duration).await
+                    }
+                    Client::Fred => clients::fred::throughput(port, tasks, warmup, duration).await,
+                }
+            })?;
+            Ok(format!("{ops:.0} {}", proc_status_kib("VmHWM:")?))
+        }
+        "idle" => {
+            let n = num(3)? as usize;
+            let rt = runtime();
+            rt.block_on(async {
+                let open = |n| async move {
+                    match client {
+                        Client::Redwire => clients::redwire::idle(port, n).await,
+                        Client::RedisRs => clients::redis_rs::idle(port, n).await,
+                        Client::Fred => clients::fred::idle(port, n).await,
+                    }
+                };
+                // One connection first, so code pages and the runtime's own
+                // allocations are in the baseline, not in the per-connection cost.
+                let _first = open(1).await?;
+                let before = proc_status_kib("VmRSS:")?;
+                let _all = open(n).await?;
+                // Let each client's per-connection tasks run their setup.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let after = proc_status_kib("VmRSS:")?;
+                Ok(format!("{:.0}", (after - before) * 1024.0 / n as f64))
+            })
+        }
+        other => Err(format!("unknown child mode {other}")),
+    }
+}
+
+fn proc_status_kib(field: &str) -> BenchResult<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no {field} in /proc/self/status"))
+}
+
+/// `redis-benchmark -c 1 -P 64 -t set,get`: the mean of its SET and GET rates,
+/// the most one connection can carry on this server.
+fn redis_benchmark(port: u16, requests: usize) -> BenchResult<f64> {
+    let output = Command::new("redis-benchmark")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-c", "1", "-P", "64", "-t", "set,get", "-q", "-d", "16"])
+        .args(["-n", &requests.to_string()])
+        .output()
+        .map_err(|e| format!("redis-benchmark: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout).replace('\r', "\n");
+    let rates: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with("SET:") || l.starts_with("GET:"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    if rates.len() != 2 {
+        return Err(format!("unexpected redis-benchmark output: {text:?}"));
+    }
+    Ok(rates.iter().sum::<f64>() / 2.0)
+}

@@ -1,0 +1,188 @@
+//! End-to-end scenarios. Every client module (`redwire`, `redis_rs`, `fred`)
+//! provides the same functions with the same parameters, so each scenario is
+//! one function per client and the drivers below are shared:
+//!
+//! - `throughput(port, tasks, warmup, duration)`: `tasks` tasks share one client,
+//!   each doing `SET`/`GET` of a 16-byte value in a loop;
+//! - `latency(port, warmup, samples)`: one task, sequential `GET`, each timed;
+//! - `big_values(port, size, rounds)`: sequential `SET` then `GET` of `size` bytes;
+//! - `pipeline(port, len, rounds)`: an explicit pipeline of `len` commands;
+//! - `idle(port, n)`: `n` connected clients, kept open (memory per connection);
+//! - `recovery(server)`: time to the first successful request after the server
+//!   is killed and started again on the same port.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::server::{wait_ready, RedisServer};
+
+pub mod fred;
+pub mod redis_rs;
+pub mod redwire;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    Redwire,
+    RedisRs,
+    Fred,
+}
+
+impl Client {
+    pub const ALL: [Client; 3] = [Client::Redwire, Client::RedisRs, Client::Fred];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Client::Redwire => "redwire",
+            Client::RedisRs => "redis-rs",
+            Client::Fred => "fred",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Client> {
+        Client::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+pub type BenchResult<T> = Result<T, String>;
+
+pub fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// The 16-byte value of the small-value scenarios.
+pub fn small_value() -> Bytes {
+    Bytes::from_static(b"0123456789abcdef")
+}
+
+pub fn task_key(task: usize) -> String {
+    format!("bench:key:{task}")
+}
+
+/// Shared state of a throughput run: a stop flag and an operation counter.
+#[derive(Clone, Default)]
+pub struct Workers {
+    stop: Arc<AtomicBool>,
+    ops: Arc<AtomicU64>,
+}
+
+impl Workers {
+    pub fn running(&self) -> bool {
+        !self.stop.load(Ordering::Relaxed)
+    }
+
+    pub fn count(&self, ops: u64) {
+        self.ops.fetch_add(ops, Ordering::Relaxed);
+    }
+}
+
+/// Operations per second, measured after a warm-up, over `duration`.
+pub async fn run_workers<F, Fut>(
+    tasks: usize,
+    warmup: Duration,
+    duration: Duration,
+    make: F,
+) -> BenchResult<f64>
+where
+    F: Fn(usize, Workers) -> Fut,
+    Fut: Future<Output = BenchResult<()>> + Send + 'static,
+{
+    let workers = Workers::default();
+    let handles: Vec<_> = (0..tasks)
+        .map(|i| tokio::spawn(make(i, workers.clone())))
+        .collect();
+    tokio::time::sleep(warmup).await;
+    let (ops0, t0) = (workers.ops.load(Ordering::Relaxed), Instant::now());
+    tokio::time::sleep(duration).await;
+    let (ops1, t1) = (workers.ops.load(Ordering::Relaxed), Instant::now());
+    workers.stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.await.map_err(err)??;
+    }
+    if ops1 == ops0 {
+        return Err("no operation completed".into());
+    }
+    Ok((ops1 - ops0) as f64 / (t1 - t0).as_secs_f64())
+}
+
+/// Times `samples` sequential calls of `op` after `warmup` untimed ones.
+pub async fn time_each<F, Fut>(
+    warmup: usize,
+    samples: usize,
+    mut op: F,
+) -> BenchResult<Vec<Duration>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = BenchResult<()>>,
+{
+    for _ in 0..warmup {
+        op().await?;
+    }
+    let mut out = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let start = Instant::now();
+        op().await?;
+        out.push(start.elapsed());
+    }
+    Ok(out)
+}
+
+/// How long the server stays down in the recovery scenario.
+pub const OUTAGE: Duration = Duration::from_millis(300);
+/// Reconnect delay given to every client in the recovery scenario (constant, unlimited attempts).
+pub const RECONNECT_DELAY: Duration = Duration::from_millis(10);
+/// Each probe request's own timeout during recovery, so a request parked in a
+/// client's queue does not hide a later one that would succeed.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(100);
+
+#[derive(Clone, Copy, Debug)]
+pub struct Recovery {
+    /// Server ready (answers our own PING) to the client's first successful request.
+    pub after_ready: Duration,
+}
+
+/// Kills the server, restarts it on the same port after [`OUTAGE`], and measures
+/// when `get` first succeeds. `get` is called in a loop throughout (with a 1 ms
+/// pause after a failure so the loop does not starve the restarting server).
+pub async fn measure_recovery<F, Fut>(server: &mut RedisServer, mut get: F) -> BenchResult<Recovery>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = BenchResult<()>>,
+{
+    get()
+        .await
+        .map_err(|e| format!("client not working before the outage: {e}"))?;
+    server.kill();
+    let killed = Instant::now();
+    let deadline = killed + Duration::from_secs(15);
+    let mut ready_probe: Option<std::thread::JoinHandle<std::io::Result<Instant>>> = None;
+    loop {
+        if ready_probe.is_none() && killed.elapsed() >= OUTAGE {
+            server.restart().map_err(err)?;
+            let port = server.port();
+            ready_probe = Some(std::thread::spawn(move || {
+                wait_ready(port, Duration::from_secs(10))
+            }));
+        }
+        match tokio::time::timeout(PROBE_TIMEOUT, get()).await {
+            Ok(Ok(())) if ready_probe.is_some() => break,
+            Ok(Ok(())) => return Err("a request succeeded while the server was down".into()),
+            _ => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+        if Instant::now() > deadline {
+            return Err("no successful request within 15 s of the restart".into());
+        }
+    }
+    let success = Instant::now();
+    let ready = ready_probe
+        .expect("set before any success")
+        .join()
+        .map_err(|_| "probe panicked")?
+        .map_err(err)?;
+    Ok(Recovery {
+        after_ready: success.saturating_duration_since(ready),
+    })
+}

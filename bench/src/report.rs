@@ -1,0 +1,265 @@
+//! The one table: absolute figures per client and redwire's advantage over each.
+
+use crate::clients::{BenchResult, Client};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Redwire,
+    RedisRs,
+    Fred,
+    RedisProtocol,
+    RedisBenchmark,
+}
+
+const COLUMNS: [Column; 5] = [
+    Column::Redwire,
+    Column::RedisRs,
+    Column::Fred,
+    Column::RedisProtocol,
+    Column::RedisBenchmark,
+];
+
+impl From<Client> for Column {
+    fn from(c: Client) -> Column {
+        match c {
+            Client::Redwire => Column::Redwire,
+            Client::RedisRs => Column::RedisRs,
+            Client::Fred => Column::Fred,
+        }
+    }
+}
+
+impl Column {
+    fn title(self) -> &'static str {
+        match self {
+            Column::Redwire => "redwire",
+            Column::RedisRs => "redis-rs",
+            Column::Fred => "fred",
+            Column::RedisProtocol => "redis-protocol",
+            Column::RedisBenchmark => "redis-benchmark -c1 -P64",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+pub struct Row {
+    name: String,
+    unit: &'static str,
+    better: Better,
+    cells: Vec<(Column, BenchResult<f64>)>,
+}
+
+impl Row {
+    pub fn set(&mut self, column: Column, value: BenchResult<f64>) {
+        self.cells.push((column, value));
+    }
+
+    fn get(&self, column: Column) -> Option<&BenchResult<f64>> {
+        self.cells
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map(|(_, v)| v)
+    }
+
+    /// How many times better redwire is than `peer` (>1: redwire is better).
+    fn advantage(&self, peer: Column) -> Option<f64> {
+        let ours = *self.get(Column::Redwire)?.as_ref().ok()?;
+        let theirs = *self.get(peer)?.as_ref().ok()?;
+        let ratio = match self.better {
+            Better::Higher => ours / theirs,
+            Better::Lower => theirs / ours,
+        };
+        ratio.is_finite().then_some(ratio)
+    }
+}
+
+enum Line {
+    Section(String),
+    Row(Row),
+}
+
+#[derive(Default)]
+pub struct Report {
+    lines: Vec<Line>,
+}
+
+impl Report {
+    pub fn section(&mut self, title: &str) {
+        self.lines.push(Line::Section(title.to_string()));
+    }
+
+    pub fn row(&self, name: String, unit: &'static str, better: Better) -> Row {
+        Row {
+            name,
+            unit,
+            better,
+            cells: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: Row) {
+        self.lines.push(Line::Row(row));
+    }
+
+    /// A Markdown table, readable as plain text too, followed by the reason of every empty cell.
+    pub fn render(&self) -> String {
+        let mut header = vec!["benchmark".to_string(), "unit".to_string()];
+        header.extend(COLUMNS.iter().map(|c| c.title().to_string()));
+        header.extend(
+            COLUMNS[1..]
+                .iter()
+                .map(|c| format!("redwire vs {}", c.title())),
+        );
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        let mut notes = Vec::new();
+        for line in &self.lines {
+            match line {
+                Line::Section(title) => {
+                    let mut cells = vec![format!("**{title}**")];
+                    cells.resize(header.len(), String::new());
+                    rows.push(cells);
+                }
+                Line::Row(row) => {
+                    let mut cells = vec![row.name.clone(), row.unit.to_string()];
+                    for column in COLUMNS {
+                        cells.push(match row.get(column) {
+                            None => "-".into(),
+                            Some(Ok(v)) => number(*v),
+                            Some(Err(e)) => {
+                                notes.push(format!("{} / {}: {e}", row.name, column.title()));
+                                "n/a".into()
+                            }
+                        });
+                    }
+                    for column in &COLUMNS[1..] {
+                        cells.push(
+                            row.advantage(*column)
+                                .map_or("-".into(), |r| format!("{r:.2}x")),
+                        );
+                    }
+                    rows.push(cells);
+                }
+            }
+        }
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| {
+                rows.iter()
+                    .chain([&header])
+                    .map(|r| r[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let fmt = |cells: &[String]| {
+            let padded: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}", w = *w))
+                .collect();
+            format!("| {} |", padded.join(" | "))
+        };
+        let mut out = String::new();
+        out.push_str(&fmt(&header));
+        out.push('\n');
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        out.push_str(&format!("|-{}-|\n", rule.join("-|-")));
+        for row in &rows {
+            out.push_str(&fmt(row));
+            out.push('\n');
+        }
+        out.push_str(
+            "\n\"redwire vs X\" is how many times better redwire is than X: its rate divided by X's \
+             for MB/s and ops/s, X's time or memory divided by redwire's for µs, ms, MiB and KiB. \
+             Above 1.00x redwire is faster (or smaller).\n",
+        );
+        if !notes.is_empty() {
+            out.push_str("\nNot measured:\n");
+            for note in notes {
+                out.push_str(&format!("- {note}\n"));
+            }
+        }
+        out
+    }
+}
+
+fn number(v: f64) -> String {
+    if v >= 100_000.0 {
+        // Thousands separators make ops/s readable at a glance.
+        let s = format!("{v:.0}");
+        let mut out = String::new();
+        for (i, ch) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        out
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The whole of `docs/performance.md`.
+pub fn document(table: &str, decode_reps: usize, settings: &str) -> String {
+    let machine = machine();
+    format!(
+        "# Performance\n\n\
+         Generated by `scripts/bench` (the `bench/` workspace member, `redwire-bench`). It starts its own \
+         `redis-server` on a free loopback port and measures, in one run on that server:\n\n\
+         - **decoders**: redwire's RESP decoder, redis-protocol's (`decode_bytes_mut`, RESP2 or RESP3 as the \
+           corpus needs) and redis-rs's (`ValueCodec`, the streaming decoder of its async connections), on the \
+           five corpora of the codec issue, each decoded from a `BytesMut` until empty (best of {decode_reps} runs \
+           after a warm-up);\n\
+         - **end to end**, one connection per client on a current-thread tokio runtime: (a) 64 and 512 tasks \
+           sharing one client, each looping `SET`+`GET` of its own key with a 16-byte value (both commands counted); \
+           (b) one task doing sequential `GET`s, each timed; (c) `SET` then `GET` of a 1 MiB value; (d) one explicit \
+           pipeline of 10,000 commands (alternating `SET`/`GET`) with all replies collected. The ceiling is \
+           `redis-benchmark -c 1 -P 64 -t set,get` against the same server (mean of its SET and GET rates);\n\
+         - **memory**: peak resident set (VmHWM) of the process running (a) (one child process per client), and \
+           the resident memory added per idle connected client;\n\
+         - **recovery**: the server is killed with SIGKILL and restarted on the same port; the figure is the time \
+           from the restarted server answering a PING to the client's first successful `GET` (each client retries \
+           with the same constant reconnect delay).\n\n\
+         Clients: redwire (this workspace); redis-rs (`redis` crate, `MultiplexedConnection`, and \
+         `ConnectionManager` for recovery); fred (one `Client`, default settings, automatic pipelining).\n\n\
+         Settings: {settings}.\n\n\
+         Machine: {machine}\n\n\
+         {table}"
+    )
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let redis = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("v="))
+                .unwrap_or("?")
+                .to_string()
+        })
+        .unwrap_or_else(|_| "?".into());
+    format!("{cpus} CPUs ({model}), redis-server {redis}.")
+}
