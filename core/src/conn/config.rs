@@ -20,6 +20,26 @@ pub enum Endpoint {
     Unix(PathBuf),
 }
 
+impl Endpoint {
+    /// A TCP endpoint.
+    pub fn tcp(host: impl Into<String>, port: u16) -> Endpoint {
+        Endpoint::Tcp {
+            host: host.into(),
+            port,
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Endpoint::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Endpoint::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
 /// A password, never shown by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
@@ -78,6 +98,22 @@ pub struct Backoff {
     pub healthy_after: Duration,
 }
 
+impl Default for Backoff {
+    /// 100 ms, doubling, capped at 10 s, half of each delay random, retrying for ever,
+    /// healthy after 5 s: a server restart is ridden out quickly, and a fleet of clients
+    /// does not reconnect in lockstep.
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_millis(100),
+            factor: 2.0,
+            cap: Duration::from_secs(10),
+            jitter: 0.5,
+            max_attempts: None,
+            healthy_after: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Everything the state machine needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -119,4 +155,61 @@ pub struct Config {
     pub limits: Limits,
     /// Seed of the jitter source.
     pub seed: u64,
+}
+
+impl Config {
+    /// Production defaults for `endpoint`:
+    ///
+    /// | Setting | Default | Why |
+    /// |---|---|---|
+    /// | `protocol` | RESP3 (RESP2 fallback) | push frames; old servers still work |
+    /// | `username`, `password`, `client_name` | none | |
+    /// | `database` | 0 | |
+    /// | `connect_timeout` | 5 s | |
+    /// | `handshake_timeout` | 5 s | a proxy may accept the socket while its backend is down |
+    /// | `response_timeout` | none | blocking commands (`BLPOP`...) may wait for long; set one per request |
+    /// | `unresponsive_timeout` | 30 s | a silently dead link (failover, black hole) is noticed |
+    /// | `health_check_interval` | 15 s | keeps idle sessions alive through proxies and notices dead ones |
+    /// | `health_check_timeout` | 5 s | |
+    /// | `drain_timeout` | 5 s | |
+    /// | `backoff` | [`Backoff::default`] | |
+    /// | `queue_limit` | 10 000 | bounds memory while disconnected |
+    /// | `queue_policy` | [`QueuePolicy::Queue`] | |
+    /// | `limits` | [`Limits::default`] | |
+    /// | `seed` | different per `Config::new` call | clients do not reconnect in lockstep; set it for reproducible tests |
+    ///
+    /// With the default `unresponsive_timeout`, a blocking command that waits longer than
+    /// 30 s for data makes the connection look dead: raise it (or set `None`) when using them.
+    pub fn new(endpoint: Endpoint) -> Config {
+        Config {
+            endpoint,
+            protocol: ProtocolVersion::Resp3,
+            username: None,
+            password: None,
+            client_name: None,
+            database: 0,
+            handshake_commands: Vec::new(),
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(5),
+            response_timeout: None,
+            unresponsive_timeout: Some(Duration::from_secs(30)),
+            health_check_interval: Some(Duration::from_secs(15)),
+            health_check_timeout: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(5),
+            backoff: Backoff::default(),
+            queue_limit: 10_000,
+            queue_policy: QueuePolicy::Queue,
+            limits: Limits::default(),
+            seed: random_seed(),
+        }
+    }
+}
+
+/// A seed that differs between calls and processes, without a clock or a dependency:
+/// std's hash maps are keyed from the OS's randomness once per thread, then per map.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x5eed);
+    h.finish()
 }

@@ -1,29 +1,51 @@
-//! The sans-IO connection state machine. (Contract; implementation in progress.)
+//! The sans-IO connection state machine: one logical connection to a Redis server through
+//! any number of physical sockets.
+//!
+//! The caller feeds [`Input`]s with the current time ([`Connection::handle_input`]),
+//! submits [`Request`]s ([`Connection::submit`]), drains [`Output`]s
+//! ([`Connection::poll_output`]) until there are none, and wakes the machine at
+//! [`Connection::poll_timeout`]. The machine never touches a socket or a clock. See the
+//! crate docs for the state table, the close reasons and a complete event loop.
+//!
+//! Module layout: [`state`](self::StateKind) (states, legal edges), `reason` (why a
+//! connection ended), `handshake`, `backoff` (delays and jitter), `queue` (pending
+//! requests and their deadlines).
 
+mod backoff;
 mod config;
+mod handshake;
+mod queue;
 mod reason;
 mod state;
 
+use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use thiserror::Error;
 
+pub use backoff::Jitter;
 pub use config::{Backoff, Config, Endpoint, Password, ProtocolVersion, QueuePolicy};
 pub use reason::{CloseReason, TimeoutKind};
-pub use state::{StateKind, Transition};
+pub use state::{Edge, StateDetail, StateKind, Transition, TRANSITIONS};
 
-use crate::resp::{Cmd, Value};
+use crate::resp::{Cmd, Decoder, Value};
+use handshake::{Handshake, Progress};
+use queue::{Deadlines, Entry, Slot, Waiter};
+use state::{Connecting, Phase, State};
 
 /// Identifies a submitted request; its answer carries the same id.
+///
+/// Ids grow with each submission; they are not necessarily consecutive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
 
 /// Per-request options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RequestOptions {
-    /// Response timeout for this request (overrides [`Config::response_timeout`]).
+    /// Response timeout for this request (overrides [`Config::response_timeout`]), counted
+    /// from [`Connection::submit`].
     pub timeout: Option<Duration>,
     /// Safe to send again if the connection drops after it was written (idempotent).
     pub retry_safe: bool,
@@ -41,18 +63,40 @@ pub struct Request {
 impl Request {
     /// One command, answered with its reply.
     pub fn single(cmd: &Cmd) -> Request {
-        Request { bytes: cmd.to_bytes(), replies: 1, options: RequestOptions::default() }
+        Request {
+            bytes: cmd.to_bytes(),
+            replies: 1,
+            options: RequestOptions::default(),
+        }
     }
     /// Several commands (a pipeline or a `MULTI`/`EXEC` transaction), written contiguously,
     /// never split across connections, and answered once with an [`Value::Array`] of their replies.
+    ///
+    /// An empty batch is answered at once with an empty array.
     pub fn batch(cmds: &[Cmd]) -> Request {
-        let _ = cmds;
-        todo!()
+        let mut out = BytesMut::new();
+        for c in cmds {
+            c.write_to(&mut out);
+        }
+        let replies = u32::try_from(cmds.len()).expect("more than u32::MAX commands in one batch");
+        Request {
+            bytes: out.freeze(),
+            replies,
+            options: RequestOptions::default(),
+        }
     }
     /// Sets the options.
     pub fn with_options(mut self, options: RequestOptions) -> Request {
         self.options = options;
         self
+    }
+    /// The encoded commands, as they will be written.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+    /// How many replies answer this request (the number of commands).
+    pub fn reply_count(&self) -> u32 {
+        self.replies
     }
 }
 
@@ -63,10 +107,11 @@ pub enum RequestError {
     /// The connection dropped after the request was (at least partly) written: it may or may not have run.
     #[error("connection lost after the request was written: {0}")]
     ConnectionLost(CloseReason),
-    /// No reply within the response timeout. `written` says whether it reached the socket.
+    /// No reply within the response timeout. `written` says whether it was handed to the
+    /// socket (then it may still run).
     #[error("request timed out")]
     Timeout {
-        /// Whether any of the request was written.
+        /// Whether any of the request was handed out for writing.
         written: bool,
     },
     /// Too many requests are waiting for a connection; this one was not queued (not written).
@@ -86,7 +131,10 @@ pub enum RequestError {
 impl RequestError {
     /// Whether any byte of the request reached the socket (outcome unknown).
     pub fn was_written(&self) -> bool {
-        matches!(self, RequestError::ConnectionLost(_) | RequestError::Timeout { written: true })
+        matches!(
+            self,
+            RequestError::ConnectionLost(_) | RequestError::Timeout { written: true }
+        )
     }
 }
 
@@ -99,6 +147,9 @@ pub enum Input<'a> {
     OpenFailed(io::ErrorKind),
     /// Bytes arrived.
     Received(&'a [u8]),
+    /// `n` bytes arrived and were appended directly to [`Connection::read_buf`]
+    /// (the zero-copy alternative to [`Input::Received`]).
+    ReceivedInPlace(usize),
     /// The peer closed the stream.
     Eof,
     /// Reading or writing failed.
@@ -118,7 +169,9 @@ pub enum Output {
     Open(Endpoint),
     /// Write these bytes, in order, reporting [`Input::Written`] as they are accepted.
     Transmit(Bytes),
-    /// Close the socket (this is why).
+    /// Close the socket, or give up opening it (this is why). Input about that socket
+    /// must not be fed any more. Every [`Output::Open`] is followed by exactly one
+    /// `CloseSocket`, unless [`Input::OpenFailed`] was reported for it.
     CloseSocket(CloseReason),
     /// The answer to a request.
     Reply {
@@ -133,42 +186,707 @@ pub enum Output {
     Transition(Transition),
 }
 
+/// `PING`, pre-encoded: the health check must not allocate.
+const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
+
 /// One logical connection to Redis, through any number of physical sockets.
+///
+/// See the [crate docs](crate) for the states, the close reasons and an event loop.
 #[derive(Debug)]
 pub struct Connection {
     config: Config,
+    state: State,
+    /// The latest `now` seen: time never goes backwards here even if the caller's does.
+    now: Instant,
+    rng: Jitter,
+    next_id: u64,
+    outputs: VecDeque<Output>,
+    /// Accepted, not yet written, in submission order.
+    queue: VecDeque<Entry>,
+    /// Written, waiting for replies, in the order the replies will come.
+    in_flight: VecDeque<Slot>,
+    deadlines: Deadlines,
+    /// One write buffer for the connection's life: handed out with `split().freeze()`, its
+    /// allocation is reclaimed once the caller drops the `Bytes`.
+    wbuf: BytesMut,
+    rbuf: BytesMut,
+    decoder: Decoder,
+    socket_open: bool,
+    /// `Open` was emitted and neither `SocketOpened` nor `OpenFailed` came back yet.
+    opening: bool,
+    /// Bytes of this socket handed out in `Transmit`s / confirmed by `Written`.
+    handed: u64,
+    confirmed: u64,
+    last_received: Instant,
+    last_sent: Instant,
+    /// When `in_flight` last became non-empty (for unresponsive detection).
+    awaiting_since: Option<Instant>,
+    ping_deadline: Option<Instant>,
+    protocol: Option<ProtocolVersion>,
 }
 
 impl Connection {
-    /// Starts connecting (the first output is [`Output::Open`]).
+    /// Starts connecting: the first output is [`Output::Open`], asked for at once.
     pub fn new(config: Config, now: Instant) -> Connection {
-        let _ = now;
-        Connection { config }
+        let state = State::Connecting(Connecting {
+            attempt: 1,
+            phase: Phase::Opening,
+            deadline: now + config.connect_timeout,
+            last_reason: None,
+        });
+        let mut outputs = VecDeque::new();
+        outputs.push_back(Output::Open(config.endpoint.clone()));
+        Connection {
+            rng: Jitter::new(config.seed),
+            decoder: Decoder::new(config.limits),
+            config,
+            state,
+            now,
+            next_id: 0,
+            outputs,
+            queue: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            deadlines: Deadlines::default(),
+            wbuf: BytesMut::new(),
+            rbuf: BytesMut::new(),
+            socket_open: false,
+            opening: true,
+            handed: 0,
+            confirmed: 0,
+            last_received: now,
+            last_sent: now,
+            awaiting_since: None,
+            ping_deadline: None,
+            protocol: None,
+        }
     }
-    /// Feeds an input.
+
+    /// Feeds an input. Inputs that make no sense in the current state (bytes while no
+    /// socket is open, a second `Close`...) are ignored.
     pub fn handle_input(&mut self, input: Input<'_>, now: Instant) {
-        let _ = (input, now);
-        todo!()
+        let now = self.advance(now);
+        match input {
+            Input::SocketOpened => self.on_socket_opened(now),
+            Input::OpenFailed(kind) => {
+                if self.is_opening() {
+                    self.opening = false;
+                    self.attempt_failed(CloseReason::Io(kind), now);
+                }
+            }
+            Input::Received(data) => {
+                if self.socket_open {
+                    self.rbuf.extend_from_slice(data);
+                    self.on_received(now);
+                }
+            }
+            Input::ReceivedInPlace(_) => {
+                if self.socket_open {
+                    self.on_received(now);
+                } else {
+                    self.rbuf.clear();
+                }
+            }
+            Input::Eof => {
+                if self.socket_open {
+                    self.connection_lost(CloseReason::PeerClosed, now);
+                }
+            }
+            Input::IoError(kind) => {
+                if self.socket_open {
+                    self.connection_lost(CloseReason::Io(kind), now);
+                } else if self.is_opening() {
+                    self.opening = false;
+                    self.attempt_failed(CloseReason::Io(kind), now);
+                }
+            }
+            Input::Written(n) => {
+                if self.socket_open {
+                    self.confirmed = (self.confirmed + n as u64).min(self.handed);
+                }
+            }
+            Input::Timeout => {}
+            Input::Close => self.close_requested(now),
+        }
+        self.on_time(now);
     }
-    /// Submits a request; its answer comes as exactly one [`Output::Reply`].
+
+    /// Submits a request; its answer comes as exactly one [`Output::Reply`], possibly at
+    /// once (`QueueFull`, `NotConnected`, `Closed`, `Failed`).
     pub fn submit(&mut self, request: Request, now: Instant) -> RequestId {
-        let _ = (request, now);
-        todo!()
+        let now = self.advance(now);
+        let id = self.alloc_id();
+        let reject = match &self.state {
+            State::Failed { reason, .. } => Some(RequestError::Failed(reason.clone())),
+            State::Closed { .. } | State::Draining { .. } => Some(RequestError::Closed),
+            State::Connecting(c) if self.config.queue_policy == QueuePolicy::FailFast => {
+                Some(RequestError::NotConnected(c.last_reason.clone()))
+            }
+            State::Reconnecting { reason, .. }
+                if self.config.queue_policy == QueuePolicy::FailFast =>
+            {
+                Some(RequestError::NotConnected(Some(reason.clone())))
+            }
+            _ if self.queue.len() >= self.config.queue_limit => Some(RequestError::QueueFull),
+            _ => None,
+        };
+        if let Some(err) = reject {
+            self.reply(id, Err(err));
+            return id;
+        }
+        if request.replies == 0 {
+            self.reply(id, Ok(Value::Array(Vec::new())));
+            return id;
+        }
+        let deadline = request
+            .options
+            .timeout
+            .or(self.config.response_timeout)
+            .map(|t| now + t);
+        if let Some(at) = deadline {
+            self.deadlines.push(at, id);
+        }
+        self.queue.push_back(Entry {
+            id,
+            bytes: request.bytes,
+            replies: request.replies,
+            retry_safe: request.options.retry_safe,
+            retried: false,
+            deadline,
+        });
+        id
     }
-    /// The next thing to do, until `None`.
+
+    /// The next thing to do, until `None`. Call it after every input and submission.
+    ///
+    /// All requests submitted since the last call are written in one [`Output::Transmit`].
     pub fn poll_output(&mut self) -> Option<Output> {
-        todo!()
+        if let Some(out) = self.outputs.pop_front() {
+            return Some(out);
+        }
+        self.flush_queue();
+        if self.socket_open && !self.wbuf.is_empty() {
+            let bytes = self.wbuf.split().freeze();
+            self.handed += bytes.len() as u64;
+            self.last_sent = self.now;
+            return Some(Output::Transmit(bytes));
+        }
+        None
     }
-    /// When to deliver [`Input::Timeout`] next, if at all.
+
+    /// When to deliver [`Input::Timeout`] next, if at all. Never earlier than the latest
+    /// `now` given, and exactly that `now` when something is already due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        let mut next = match &self.state {
+            State::Connecting(c) => Some(c.deadline),
+            State::Reconnecting { at, .. } => Some(*at),
+            State::Draining { deadline, .. } => Some(*deadline),
+            State::Connected { .. } => self.health_check_due(),
+            State::Failed { .. } | State::Closed { .. } => return None,
+        };
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        consider(self.deadlines.next());
+        consider(self.ping_deadline);
+        consider(self.unresponsive_deadline());
+        next.map(|t| t.max(self.now))
     }
+
     /// The current state.
     pub fn state(&self) -> StateKind {
-        todo!()
+        self.state.kind()
     }
+
+    /// The current state with its data (attempt, deadlines, last reason).
+    pub fn state_detail(&self) -> StateDetail {
+        self.state.detail()
+    }
+
+    /// The protocol the current socket speaks, once its handshake is done.
+    pub fn protocol(&self) -> Option<ProtocolVersion> {
+        self.protocol
+    }
+
+    /// The read buffer, for zero-copy reads: append received bytes to it (for example
+    /// with tokio's `read_buf`), then report [`Input::ReceivedInPlace`]. Append only; bytes
+    /// already in it belong to a partially received reply.
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        &mut self.rbuf
+    }
+
+    /// Requests accepted and not yet answered (queued or in flight).
+    pub fn pending_requests(&self) -> usize {
+        self.queue.len()
+            + self
+                .in_flight
+                .iter()
+                .filter(|s| matches!(s.waiter, Waiter::Request(_)))
+                .count()
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    // ---- time ----
+
+    fn advance(&mut self, now: Instant) -> Instant {
+        if now > self.now {
+            self.now = now;
+        }
+        self.now
+    }
+
+    /// Everything that happens because time passed; run after every input.
+    ///
+    /// Each deadline is handled at most once per call, so even a zero timeout or delay
+    /// cannot make one input loop: the next step waits for the next input.
+    fn on_time(&mut self, now: Instant) {
+        while let Some(id) = self.deadlines.pop_due(now) {
+            self.request_timed_out(id);
+        }
+        self.deadlines.compact(&self.queue, &self.in_flight);
+        match &self.state {
+            State::Connecting(c) if now >= c.deadline => {
+                let kind = match c.phase {
+                    Phase::Opening => TimeoutKind::Connect,
+                    Phase::Handshaking(_) => TimeoutKind::Handshake,
+                };
+                self.attempt_failed(CloseReason::Timeout(kind), now);
+            }
+            State::Draining { deadline, .. } if now >= *deadline => {
+                self.finish_draining(CloseReason::Timeout(TimeoutKind::Drain), now)
+            }
+            State::Connected { .. } | State::Draining { .. } => {
+                if self.ping_deadline.is_some_and(|d| now >= d) {
+                    self.connection_lost(CloseReason::Timeout(TimeoutKind::HealthCheck), now);
+                } else if self.unresponsive_deadline().is_some_and(|d| now >= d) {
+                    self.connection_lost(CloseReason::Timeout(TimeoutKind::Unresponsive), now);
+                } else if self.health_check_due().is_some_and(|d| now >= d) {
+                    self.send_ping(now);
+                }
+            }
+            _ => {}
+        }
+        // Also right after a failure above: a zero delay (after a healthy connection)
+        // reconnects at once.
+        if matches!(self.state, State::Reconnecting { at, .. } if now >= at) {
+            self.start_attempt(now);
+        }
+        if let State::Draining { .. } = self.state {
+            self.maybe_drained(now);
+        }
+    }
+
+    /// When the idle health check is due: only while connected and idle.
+    fn health_check_due(&self) -> Option<Instant> {
+        let interval = self.config.health_check_interval?;
+        let idle = matches!(self.state, State::Connected { .. })
+            && self.socket_open
+            && self.in_flight.is_empty()
+            && self.queue.is_empty()
+            && self.wbuf.is_empty();
+        idle.then(|| self.last_received.max(self.last_sent) + interval)
+    }
+
+    fn unresponsive_deadline(&self) -> Option<Instant> {
+        let timeout = self.config.unresponsive_timeout?;
+        let since = self.awaiting_since?;
+        Some(since.max(self.last_received) + timeout)
+    }
+
+    fn send_ping(&mut self, now: Instant) {
+        let id = self.alloc_id();
+        self.push_slot(id, Waiter::Ping, 1, now);
+        self.wbuf.extend_from_slice(PING);
+        self.ping_deadline = Some(now + self.config.health_check_timeout);
+    }
+
+    // ---- requests ----
+
+    fn alloc_id(&mut self) -> RequestId {
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    fn reply(&mut self, id: RequestId, result: Result<Value, RequestError>) {
+        self.outputs.push_back(Output::Reply { id, result });
+    }
+
+    /// Answers an accepted request that will not get a reply. One that was written on an
+    /// earlier connection (and queued again to be retried) may have run: say so.
+    fn fail_entry(&mut self, entry: Entry, err: RequestError, reason: &CloseReason) {
+        let err = if entry.retried {
+            RequestError::ConnectionLost(reason.clone())
+        } else {
+            err
+        };
+        self.reply(entry.id, Err(err));
+    }
+
+    /// Records a unit about to be appended to the write buffer (call before appending).
+    fn push_slot(&mut self, id: RequestId, waiter: Waiter, replies: u32, now: Instant) {
+        if self.in_flight.is_empty() {
+            self.awaiting_since = Some(now);
+        }
+        let start = self.handed + self.wbuf.len() as u64;
+        self.in_flight.push_back(Slot {
+            id,
+            waiter,
+            start,
+            remaining: replies,
+            collected: Vec::new(),
+        });
+    }
+
+    /// Moves every queued request into the write buffer, when requests may be written.
+    fn flush_queue(&mut self) {
+        if !self.socket_open
+            || !matches!(self.state, State::Connected { .. } | State::Draining { .. })
+        {
+            return;
+        }
+        let now = self.now;
+        while let Some(entry) = self.queue.pop_front() {
+            let (id, replies, bytes) = (entry.id, entry.replies, entry.bytes.clone());
+            self.push_slot(id, Waiter::Request(entry), replies, now);
+            self.wbuf.extend_from_slice(&bytes);
+        }
+    }
+
+    fn request_timed_out(&mut self, id: RequestId) {
+        if let Ok(i) = self.in_flight.binary_search_by_key(&id, |s| s.id) {
+            let slot = &mut self.in_flight[i];
+            if let Waiter::Request(entry) = &slot.waiter {
+                let written = entry.retried || slot.start < self.handed;
+                // The slot stays: its late replies must be consumed to keep the stream in step.
+                slot.waiter = Waiter::Abandoned;
+                slot.collected = Vec::new();
+                self.reply(id, Err(RequestError::Timeout { written }));
+            }
+        } else if let Ok(i) = self.queue.binary_search_by_key(&id, |e| e.id) {
+            if let Some(entry) = self.queue.remove(i) {
+                self.reply(
+                    id,
+                    Err(RequestError::Timeout {
+                        written: entry.retried,
+                    }),
+                );
+            }
+        }
+    }
+
+    // ---- reading ----
+
+    fn on_received(&mut self, now: Instant) {
+        self.last_received = now;
+        while self.socket_open {
+            match self.decoder.decode(&mut self.rbuf) {
+                Ok(Some(value)) => self.on_frame(value, now),
+                Ok(None) => break,
+                Err(e) => self.connection_lost(CloseReason::Protocol(e.kind), now),
+            }
+        }
+    }
+
+    fn on_frame(&mut self, value: Value, now: Instant) {
+        if let Value::Push(_) = value {
+            // Out of band: never takes a reply slot.
+            self.outputs.push_back(Output::Push(value));
+            return;
+        }
+        if let State::Connecting(Connecting {
+            phase: Phase::Handshaking(hs),
+            ..
+        }) = &mut self.state
+        {
+            match hs.on_reply(value, &self.config, &mut self.wbuf) {
+                Progress::Pending => {}
+                Progress::Done(proto) => self.handshake_done(proto, now),
+                Progress::Rejected(e) => {
+                    self.attempt_failed(CloseReason::HandshakeRejected(e), now)
+                }
+            }
+            return;
+        }
+        let Some(slot) = self.in_flight.front_mut() else {
+            self.connection_lost(CloseReason::UnexpectedReply, now);
+            return;
+        };
+        slot.remaining -= 1;
+        let batch = matches!(&slot.waiter, Waiter::Request(e) if e.replies > 1);
+        if slot.remaining > 0 {
+            if batch {
+                if slot.collected.capacity() == 0 {
+                    slot.collected.reserve_exact(slot.remaining as usize + 1);
+                }
+                slot.collected.push(value);
+            }
+            return;
+        }
+        let Some(slot) = self.in_flight.pop_front() else {
+            return;
+        };
+        if self.in_flight.is_empty() {
+            self.awaiting_since = None;
+        } else {
+            // Progress: the unresponsive clock restarts (see `unresponsive_deadline`).
+            self.awaiting_since = Some(now);
+        }
+        match slot.waiter {
+            Waiter::Request(entry) => {
+                let result = if batch {
+                    let mut all = slot.collected;
+                    all.push(value);
+                    Value::Array(all)
+                } else {
+                    value
+                };
+                self.reply(entry.id, Ok(result));
+            }
+            Waiter::Ping => self.ping_deadline = None,
+            Waiter::Abandoned => {}
+        }
+    }
+
+    // ---- connection life ----
+
+    fn is_opening(&self) -> bool {
+        matches!(
+            self.state,
+            State::Connecting(Connecting {
+                phase: Phase::Opening,
+                ..
+            })
+        )
+    }
+
+    fn on_socket_opened(&mut self, now: Instant) {
+        if !self.is_opening() {
+            return;
+        }
+        self.socket_open = true;
+        self.opening = false;
+        self.handed = 0;
+        self.confirmed = 0;
+        self.last_received = now;
+        self.last_sent = now;
+        self.decoder = Decoder::new(self.config.limits);
+        let (hs, progress) = Handshake::start(&self.config, &mut self.wbuf);
+        let deadline = now + self.config.handshake_timeout;
+        if let State::Connecting(c) = &mut self.state {
+            c.phase = Phase::Handshaking(hs);
+            c.deadline = deadline;
+        }
+        if let Progress::Done(proto) = progress {
+            self.handshake_done(proto, now);
+        }
+    }
+
+    fn handshake_done(&mut self, proto: ProtocolVersion, now: Instant) {
+        let attempt = self.state.attempt();
+        self.protocol = Some(proto);
+        self.transition(
+            State::Connected {
+                attempt,
+                since: now,
+            },
+            None,
+            now,
+        );
+    }
+
+    /// Tells the caller to close the socket and forgets everything tied to it.
+    fn close_socket(&mut self, reason: &CloseReason) {
+        if self.socket_open || self.opening {
+            self.outputs.push_back(Output::CloseSocket(reason.clone()));
+        }
+        self.socket_open = false;
+        self.opening = false;
+        self.wbuf.clear();
+        self.rbuf.clear();
+        self.awaiting_since = None;
+        self.ping_deadline = None;
+        self.protocol = None;
+    }
+
+    /// A connection attempt (socket or handshake) failed.
+    fn attempt_failed(&mut self, reason: CloseReason, now: Instant) {
+        self.close_socket(&reason);
+        let failures = self.state.attempt();
+        self.after_failure(failures, reason, now);
+    }
+
+    /// A working connection (Connected or Draining) was lost.
+    fn connection_lost(&mut self, reason: CloseReason, now: Instant) {
+        match self.state {
+            State::Connecting(_) => self.attempt_failed(reason, now),
+            State::Draining { .. } => self.finish_draining(reason, now),
+            State::Connected { attempt, since } => {
+                self.close_socket(&reason);
+                self.recover_in_flight(&reason);
+                let healthy =
+                    now.saturating_duration_since(since) >= self.config.backoff.healthy_after;
+                let failures = if healthy { 0 } else { attempt };
+                self.after_failure(failures, reason, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// After a lost connection: requests not confirmed written go back to the queue, in
+    /// order, ahead of newer ones; written ones are answered, or re-sent once if safe.
+    fn recover_in_flight(&mut self, reason: &CloseReason) {
+        let confirmed = self.confirmed;
+        let mut requeue = Vec::new();
+        for slot in std::mem::take(&mut self.in_flight) {
+            let Waiter::Request(mut entry) = slot.waiter else {
+                continue;
+            };
+            let written = slot.start < confirmed || slot.remaining < entry.replies;
+            if !written {
+                requeue.push(entry);
+            } else if entry.retry_safe && !entry.retried {
+                entry.retried = true;
+                requeue.push(entry);
+            } else {
+                self.reply(entry.id, Err(RequestError::ConnectionLost(reason.clone())));
+            }
+        }
+        for entry in requeue.into_iter().rev() {
+            self.queue.push_front(entry);
+        }
+    }
+
+    /// Decides between another attempt and giving up, by the reason's class alone.
+    fn after_failure(&mut self, failures: u32, reason: CloseReason, now: Instant) {
+        let attempts_left = self
+            .config
+            .backoff
+            .max_attempts
+            .map_or(true, |max| failures < max.max(1));
+        if reason.is_retryable() && attempts_left {
+            let delay = self.config.backoff.jittered_delay(failures, &mut self.rng);
+            let next = State::Reconnecting {
+                attempt: failures + 1,
+                at: now + delay,
+                reason: reason.clone(),
+            };
+            self.transition(next, Some(reason), now);
+        } else {
+            self.transition(
+                State::Failed {
+                    reason: reason.clone(),
+                    attempt: failures,
+                },
+                Some(reason.clone()),
+                now,
+            );
+            self.answer_all(|| RequestError::Failed(reason.clone()), &reason);
+        }
+    }
+
+    fn start_attempt(&mut self, now: Instant) {
+        let State::Reconnecting {
+            attempt, reason, ..
+        } = &self.state
+        else {
+            return;
+        };
+        let next = State::Connecting(Connecting {
+            attempt: *attempt,
+            phase: Phase::Opening,
+            deadline: now + self.config.connect_timeout,
+            last_reason: Some(reason.clone()),
+        });
+        self.transition(next, None, now);
+        self.opening = true;
+        self.outputs
+            .push_back(Output::Open(self.config.endpoint.clone()));
+    }
+
+    fn close_requested(&mut self, now: Instant) {
+        let attempt = self.state.attempt();
+        match self.state {
+            State::Connecting(_) | State::Reconnecting { .. } => {
+                let reason = CloseReason::ClientRequested;
+                self.close_socket(&reason);
+                self.transition(State::Closed { attempt }, Some(reason.clone()), now);
+                self.answer_all(|| RequestError::Closed, &reason);
+            }
+            State::Connected { .. } => {
+                let deadline = now + self.config.drain_timeout;
+                let next = State::Draining { deadline, attempt };
+                self.transition(next, Some(CloseReason::ClientRequested), now);
+                self.ping_deadline = None;
+            }
+            State::Draining { .. } | State::Failed { .. } | State::Closed { .. } => {}
+        }
+    }
+
+    /// Closes once every accepted request has been written and answered.
+    fn maybe_drained(&mut self, now: Instant) {
+        let waiting = !self.queue.is_empty()
+            || self
+                .in_flight
+                .iter()
+                .any(|s| matches!(s.waiter, Waiter::Request(_)));
+        if !waiting {
+            self.finish_draining(CloseReason::ClientRequested, now);
+        }
+    }
+
+    fn finish_draining(&mut self, reason: CloseReason, now: Instant) {
+        let attempt = self.state.attempt();
+        self.close_socket(&reason);
+        let confirmed = self.confirmed;
+        for slot in std::mem::take(&mut self.in_flight) {
+            if let Waiter::Request(entry) = slot.waiter {
+                let err = if slot.start < confirmed || slot.remaining < entry.replies {
+                    RequestError::ConnectionLost(reason.clone())
+                } else {
+                    RequestError::Closed
+                };
+                self.fail_entry(entry, err, &reason);
+            }
+        }
+        self.transition(State::Closed { attempt }, Some(reason.clone()), now);
+        self.answer_all(|| RequestError::Closed, &reason);
+    }
+
+    /// On entering a terminal state: answers every request still held.
+    fn answer_all(&mut self, err: impl Fn() -> RequestError, reason: &CloseReason) {
+        for slot in std::mem::take(&mut self.in_flight) {
+            if let Waiter::Request(entry) = slot.waiter {
+                self.fail_entry(entry, err(), reason);
+            }
+        }
+        for entry in std::mem::take(&mut self.queue) {
+            self.fail_entry(entry, err(), reason);
+        }
+        self.deadlines.clear();
+    }
+
+    /// The one place the state changes: checks the edge against [`TRANSITIONS`] and reports it.
+    fn transition(&mut self, to: State, reason: Option<CloseReason>, now: Instant) {
+        let from = self.state.kind();
+        let to_kind = to.kind();
+        debug_assert!(
+            from.can_transition_to(to_kind),
+            "illegal transition {from:?} -> {to_kind:?}"
+        );
+        let attempt = to.attempt();
+        self.state = to;
+        self.outputs.push_back(Output::Transition(Transition {
+            from,
+            to: to_kind,
+            reason,
+            attempt,
+            at: now,
+        }));
     }
 }

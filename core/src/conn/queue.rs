@@ -1,0 +1,97 @@
+//! Requests waiting to be written ([`Entry`] in the queue), requests written and waiting
+//! for replies ([`Slot`]s, in the order the replies will come), and their deadlines.
+//!
+//! Ids grow with submission, and the queue and the in-flight slots together always hold
+//! them in increasing order (requests leave the queue's front for the slots' back, and
+//! return to the queue's front in order when a connection is lost), so a request is
+//! found by binary search when its deadline passes.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::RequestId;
+use crate::resp::Value;
+
+/// An accepted request that has not been (completely) answered.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub id: RequestId,
+    pub bytes: Bytes,
+    pub replies: u32,
+    pub retry_safe: bool,
+    /// Already written once on a lost connection and queued again: its outcome is unknown.
+    pub retried: bool,
+    pub deadline: Option<Instant>,
+}
+
+/// Who is waiting for the replies of one written unit.
+#[derive(Debug)]
+pub(crate) enum Waiter {
+    /// A request: its replies are collected and delivered.
+    Request(Entry),
+    /// The idle health check.
+    Ping,
+    /// A request already answered (it timed out): the replies keep the stream in step
+    /// and are dropped.
+    Abandoned,
+}
+
+/// One written unit waiting for replies.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub id: RequestId,
+    pub waiter: Waiter,
+    /// Offset of its first byte in this socket's output stream.
+    pub start: u64,
+    pub remaining: u32,
+    /// Replies collected so far, for batches only (single requests never allocate here).
+    pub collected: Vec<Value>,
+}
+
+/// Per-request deadlines, earliest first. Entries of answered requests are left in place
+/// and skipped when they come up; the heap is rebuilt when they outnumber the live ones,
+/// so it stays proportional to the number of pending requests.
+#[derive(Debug, Default)]
+pub(crate) struct Deadlines {
+    heap: BinaryHeap<Reverse<(Instant, RequestId)>>,
+}
+
+impl Deadlines {
+    pub fn push(&mut self, at: Instant, id: RequestId) {
+        self.heap.push(Reverse((at, id)));
+    }
+
+    pub fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Removes and returns the earliest entry if it is due at `now`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<RequestId> {
+        match self.heap.peek() {
+            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse((_, id))| id),
+            _ => None,
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.heap.clear();
+    }
+
+    /// Drops stale entries when they are the majority.
+    pub fn compact(&mut self, queue: &VecDeque<Entry>, in_flight: &VecDeque<Slot>) {
+        let live = queue.len() + in_flight.len();
+        if self.heap.len() <= 2 * live + 64 {
+            return;
+        }
+        self.heap.clear();
+        let from_slots = in_flight.iter().filter_map(|s| match &s.waiter {
+            Waiter::Request(e) => e.deadline.map(|d| (d, e.id)),
+            _ => None,
+        });
+        let from_queue = queue.iter().filter_map(|e| e.deadline.map(|d| (d, e.id)));
+        self.heap.extend(from_slots.chain(from_queue).map(Reverse));
+    }
+}

@@ -1,0 +1,817 @@
+//! One test per edge of the state table, per close reason, and per request guarantee,
+//! driven through the simulation (fake server, hand-driven clock).
+
+mod conn_sim;
+
+use std::io;
+use std::time::Duration;
+
+use conn_sim::*;
+use redwire_core::conn::{
+    CloseReason, Input, ProtocolVersion, RequestError, RequestOptions, StateDetail, StateKind,
+    TimeoutKind, TRANSITIONS,
+};
+use redwire_core::resp::{ProtocolErrorKind, ServerErrorCode, Value};
+use StateKind::*;
+
+fn connected(config: redwire_core::conn::Config) -> Sim {
+    let mut sim = Sim::new(config);
+    sim.open(true);
+    sim.pump();
+    assert_eq!(sim.state, Connected);
+    sim
+}
+
+fn last(sim: &Sim) -> (StateKind, StateKind, Option<CloseReason>, u32) {
+    sim.transitions.last().cloned().expect("no transition")
+}
+
+/// The reason of the last transition that ended a connection or attempt.
+fn end_reason(sim: &Sim) -> Option<CloseReason> {
+    sim.transitions
+        .iter()
+        .rev()
+        .find(|t| t.2.is_some() && t.1 != Draining)
+        .and_then(|t| t.2.clone())
+}
+
+fn answer(sim: &Sim, id: redwire_core::conn::RequestId) -> Result<Value, RequestError> {
+    sim.expects[&id].answer.clone().expect("not answered")
+}
+
+fn echo(sim: &Sim, id: redwire_core::conn::RequestId) -> Value {
+    Value::BulkString(sim.expects[&id].tokens[0].clone())
+}
+
+const PLAIN: RequestOptions = RequestOptions {
+    timeout: None,
+    retry_safe: false,
+};
+
+#[test]
+fn the_model_table_is_the_crate_table() {
+    let crate_table: Vec<_> = TRANSITIONS.iter().map(|e| (e.from, e.to)).collect();
+    assert_eq!(crate_table, LEGAL);
+    for from in [
+        Connecting,
+        Connected,
+        Draining,
+        Reconnecting,
+        Failed,
+        Closed,
+    ] {
+        for to in [
+            Connecting,
+            Connected,
+            Draining,
+            Reconnecting,
+            Failed,
+            Closed,
+        ] {
+            assert_eq!(from.can_transition_to(to), LEGAL.contains(&(from, to)));
+        }
+    }
+}
+
+// ---- edges ----
+
+#[test]
+fn connecting_to_connected_after_the_handshake_and_queued_requests_follow() {
+    let mut sim = Sim::new(sim_config());
+    assert_eq!(sim.opens, 1, "the first attempt is immediate");
+    let id = sim.submit(1, PLAIN);
+    sim.open(true);
+    assert_eq!(sim.state, Connecting);
+    assert_eq!(sim.server.as_ref().unwrap().names, Vec::<String>::new());
+    sim.pump();
+    assert_eq!(last(&sim), (Connecting, Connected, None, 1));
+    assert_eq!(sim.server.as_ref().unwrap().names, ["HELLO", "ECHO"]);
+    assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
+    assert_eq!(sim.conn.protocol(), Some(ProtocolVersion::Resp3));
+    sim.finish();
+}
+
+#[test]
+fn connecting_to_reconnecting_on_open_failure_then_reconnecting_to_connecting() {
+    let mut sim = Sim::new(sim_config());
+    sim.open(false);
+    assert_eq!(
+        last(&sim),
+        (
+            Connecting,
+            Reconnecting,
+            Some(CloseReason::Io(io::ErrorKind::ConnectionRefused)),
+            2
+        )
+    );
+    let StateDetail::Reconnecting { at, attempt: 2, .. } = sim.conn.state_detail() else {
+        panic!()
+    };
+    let delay = at - sim.now;
+    assert!(
+        delay >= Duration::from_millis(50) && delay <= Duration::from_millis(100),
+        "{delay:?}"
+    );
+    sim.advance(delay - Duration::from_millis(1));
+    assert_eq!(sim.state, Reconnecting, "not before the delay");
+    assert_eq!(sim.opens, 1);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(last(&sim), (Reconnecting, Connecting, None, 2));
+    assert_eq!(sim.opens, 2);
+    sim.finish();
+}
+
+#[test]
+fn connecting_to_failed_on_a_rejected_handshake() {
+    let mut c = sim_config();
+    c.password = Some(redwire_core::conn::Password::new("wrong"));
+    let mut sim = Sim::new(c);
+    sim.scripts.push(Script {
+        hello: Hello::Reject(Code::WrongPass),
+        ..Script::OK
+    });
+    let id = sim.submit(1, PLAIN);
+    sim.open(true);
+    sim.pump();
+    let (from, to, reason, _) = last(&sim);
+    assert_eq!((from, to), (Connecting, Failed));
+    let Some(CloseReason::HandshakeRejected(e)) = reason else {
+        panic!("{reason:?}")
+    };
+    assert_eq!(e.code, ServerErrorCode::WrongPass);
+    assert!(matches!(
+        answer(&sim, id),
+        Err(RequestError::Failed(CloseReason::HandshakeRejected(_)))
+    ));
+    assert_eq!(sim.executed.len(), 0);
+    // Terminal: later requests fail at once, time changes nothing.
+    let late = sim.submit(1, PLAIN);
+    assert!(matches!(answer(&sim, late), Err(RequestError::Failed(_))));
+    sim.finish();
+    assert_eq!(sim.opens, 1);
+}
+
+#[test]
+fn connecting_to_closed_on_close() {
+    for opened in [false, true] {
+        let mut sim = Sim::new(sim_config());
+        let id = sim.submit(1, PLAIN);
+        if opened {
+            sim.open(true); // handshake bytes written, no reply yet
+            assert!(sim.server.is_some());
+        }
+        sim.input(Input::Close);
+        assert_eq!(
+            last(&sim),
+            (Connecting, Closed, Some(CloseReason::ClientRequested), 1)
+        );
+        assert!(sim.server.is_none(), "socket closed");
+        assert_eq!(answer(&sim, id), Err(RequestError::Closed));
+        sim.finish();
+    }
+}
+
+#[test]
+fn connected_to_draining_to_closed_waits_for_replies() {
+    let mut sim = connected(sim_config());
+    let a = sim.submit(1, PLAIN);
+    let b = sim.submit(3, PLAIN);
+    sim.write(usize::MAX);
+    sim.input(Input::Close);
+    assert_eq!(
+        last(&sim),
+        (Connected, Draining, Some(CloseReason::ClientRequested), 1)
+    );
+    let refused = sim.submit(1, PLAIN);
+    assert_eq!(answer(&sim, refused), Err(RequestError::Closed));
+    sim.read(usize::MAX);
+    assert_eq!(
+        last(&sim),
+        (Draining, Closed, Some(CloseReason::ClientRequested), 1)
+    );
+    assert_eq!(answer(&sim, a), Ok(echo(&sim, a)));
+    let Ok(Value::Array(items)) = answer(&sim, b) else {
+        panic!()
+    };
+    assert_eq!(items.len(), 3);
+    sim.finish();
+}
+
+#[test]
+fn draining_to_closed_on_drain_timeout() {
+    let mut sim = connected(sim_config());
+    sim.server.as_mut().unwrap().mute = true;
+    let a = sim.submit(1, PLAIN);
+    let b = sim.submit(1, PLAIN);
+    sim.write(10); // part of `a` only
+    sim.input(Input::Close);
+    sim.advance(Duration::from_millis(999));
+    assert_eq!(sim.state, Draining);
+    sim.advance(Duration::from_millis(1));
+    let reason = CloseReason::Timeout(TimeoutKind::Drain);
+    assert_eq!(last(&sim), (Draining, Closed, Some(reason.clone()), 1));
+    assert_eq!(answer(&sim, a), Err(RequestError::ConnectionLost(reason)));
+    assert_eq!(answer(&sim, b), Err(RequestError::Closed), "never written");
+    sim.finish();
+}
+
+#[test]
+fn draining_to_closed_when_the_connection_drops() {
+    let mut sim = connected(sim_config());
+    let a = sim.submit(
+        1,
+        RequestOptions {
+            retry_safe: true,
+            ..PLAIN
+        },
+    );
+    sim.write(usize::MAX);
+    sim.input(Input::Close);
+    sim.eof();
+    assert_eq!(
+        last(&sim),
+        (Draining, Closed, Some(CloseReason::PeerClosed), 1)
+    );
+    assert_eq!(
+        answer(&sim, a),
+        Err(RequestError::ConnectionLost(CloseReason::PeerClosed))
+    );
+    sim.finish();
+}
+
+#[test]
+fn connected_to_reconnecting_then_back_with_requests_requeued() {
+    let mut sim = connected(sim_config());
+    let written = sim.submit(1, PLAIN);
+    let safe = sim.submit(
+        1,
+        RequestOptions {
+            retry_safe: true,
+            ..PLAIN
+        },
+    );
+    let unwritten = sim.submit(2, PLAIN);
+    // Only the first two reach the socket.
+    let lens: Vec<usize> = [written, safe]
+        .iter()
+        .map(|id| {
+            let t = &sim.expects[id].tokens[0];
+            redwire_core::resp::cmd("ECHO")
+                .arg(std::str::from_utf8(t).unwrap())
+                .encoded_len()
+        })
+        .collect();
+    sim.write(lens[0] + lens[1]);
+    sim.eof();
+    assert_eq!(last(&sim).0, Connected);
+    assert_eq!(last(&sim).1, Reconnecting);
+    assert_eq!(
+        answer(&sim, written),
+        Err(RequestError::ConnectionLost(CloseReason::PeerClosed))
+    );
+    assert!(
+        sim.expects[&safe].answer.is_none(),
+        "retry-safe request is re-sent"
+    );
+    assert!(
+        sim.expects[&unwritten].answer.is_none(),
+        "unwritten request survives"
+    );
+    // Not healthy yet (connected 0 s < 1 s): attempt 2 after a backoff delay.
+    assert_eq!(last(&sim).3, 2);
+    sim.fire_next_timer();
+    sim.open(true);
+    sim.pump();
+    assert_eq!(sim.state, Connected);
+    assert_eq!(answer(&sim, safe), Ok(echo(&sim, safe)));
+    assert_eq!(
+        sim.executed[&sim.expects[&safe].tokens[0]], 2,
+        "ran twice: once per connection"
+    );
+    assert!(matches!(answer(&sim, unwritten), Ok(Value::Array(_))));
+    sim.finish();
+}
+
+#[test]
+fn connected_to_failed_when_attempts_run_out() {
+    let mut c = sim_config();
+    c.backoff.max_attempts = Some(2);
+    let mut sim = Sim::new(c);
+    sim.open(false);
+    sim.fire_next_timer();
+    sim.open(true);
+    sim.pump();
+    assert_eq!(sim.state, Connected);
+    let id = sim.submit(1, PLAIN);
+    sim.eof(); // attempt 2 dropped before it was healthy
+    assert_eq!(
+        last(&sim),
+        (Connected, Failed, Some(CloseReason::PeerClosed), 2)
+    );
+    assert_eq!(
+        answer(&sim, id),
+        Err(RequestError::Failed(CloseReason::PeerClosed))
+    );
+    sim.finish();
+}
+
+#[test]
+fn reconnecting_to_closed_on_close() {
+    let mut sim = Sim::new(sim_config());
+    let id = sim.submit(1, PLAIN);
+    sim.open(false);
+    sim.input(Input::Close);
+    assert_eq!(
+        last(&sim),
+        (Reconnecting, Closed, Some(CloseReason::ClientRequested), 2)
+    );
+    assert_eq!(answer(&sim, id), Err(RequestError::Closed));
+    sim.finish();
+}
+
+// ---- backoff and attempts ----
+
+#[test]
+fn max_attempts_fails_after_exactly_that_many() {
+    for max in 1..5u32 {
+        let mut c = sim_config();
+        c.backoff.max_attempts = Some(max);
+        let mut sim = Sim::new(c);
+        let id = sim.submit(1, PLAIN);
+        for _ in 0..20 {
+            sim.open(false);
+            if sim.state == Failed {
+                break;
+            }
+            sim.fire_next_timer();
+        }
+        assert_eq!(sim.opens as u32, max);
+        assert_eq!(last(&sim).1, Failed);
+        assert_eq!(last(&sim).3, max);
+        assert!(matches!(
+            answer(&sim, id),
+            Err(RequestError::Failed(CloseReason::Io(_)))
+        ));
+        sim.finish();
+    }
+}
+
+#[test]
+fn backoff_grows_and_the_counter_resets_after_a_healthy_connection() {
+    let mut c = sim_config();
+    c.backoff.jitter = 0.0;
+    let mut sim = Sim::new(c);
+    let mut delays = vec![];
+    for _ in 0..6 {
+        sim.open(false);
+        let StateDetail::Reconnecting { at, .. } = sim.conn.state_detail() else {
+            panic!()
+        };
+        delays.push((at - sim.now).as_millis());
+        sim.fire_next_timer();
+    }
+    assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
+    sim.open(true);
+    sim.pump();
+    assert_eq!(last(&sim), (Connecting, Connected, None, 7));
+    sim.advance(Duration::from_millis(1000)); // healthy_after
+    sim.eof();
+    // Healthy: attempt 1 again, at once.
+    assert_eq!(
+        sim.transitions[sim.transitions.len() - 2],
+        (Connected, Reconnecting, Some(CloseReason::PeerClosed), 1)
+    );
+    assert_eq!(last(&sim), (Reconnecting, Connecting, None, 1));
+    sim.open(false);
+    let StateDetail::Reconnecting { at, attempt: 2, .. } = sim.conn.state_detail() else {
+        panic!()
+    };
+    assert_eq!((at - sim.now).as_millis(), 100);
+    sim.finish();
+}
+
+#[test]
+fn jitter_is_reproducible_from_the_seed() {
+    let run = |seed| {
+        let mut c = sim_config();
+        c.seed = seed;
+        let mut sim = Sim::new(c);
+        let mut ats = vec![];
+        for _ in 0..5 {
+            sim.open(false);
+            let StateDetail::Reconnecting { at, .. } = sim.conn.state_detail() else {
+                panic!()
+            };
+            ats.push(at - sim.start);
+            sim.fire_next_timer();
+        }
+        ats
+    };
+    assert_eq!(run(1), run(1));
+    assert_ne!(run(1), run(2));
+}
+
+// ---- close reasons ----
+
+fn reason_after(setup: impl FnOnce(&mut Sim)) -> CloseReason {
+    let mut sim = connected(sim_config());
+    setup(&mut sim);
+    let reason = sim
+        .transitions
+        .iter()
+        .rev()
+        .find(|t| t.1 == Reconnecting || t.1 == Failed)
+        .and_then(|t| t.2.clone())
+        .expect("connection did not end");
+    sim.finish();
+    reason
+}
+
+#[test]
+fn reason_peer_closed() {
+    assert_eq!(reason_after(|s| s.eof()), CloseReason::PeerClosed);
+}
+
+#[test]
+fn reason_io_error() {
+    assert_eq!(
+        reason_after(|s| s.io_error()),
+        CloseReason::Io(io::ErrorKind::ConnectionReset)
+    );
+}
+
+#[test]
+fn reason_protocol_error() {
+    let r = reason_after(|s| s.step(&Step::Garbage));
+    assert_eq!(
+        r,
+        CloseReason::Protocol(ProtocolErrorKind::UnknownType(b'?'))
+    );
+    assert!(r.is_retryable());
+}
+
+#[test]
+fn reason_unexpected_reply() {
+    let r = reason_after(|s| s.step(&Step::Unsolicited));
+    assert_eq!(r, CloseReason::UnexpectedReply);
+}
+
+#[test]
+fn reason_connect_timeout() {
+    let mut sim = Sim::new(sim_config());
+    sim.advance(Duration::from_millis(499));
+    assert_eq!(sim.state, Connecting);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(
+        last(&sim).2,
+        Some(CloseReason::Timeout(TimeoutKind::Connect))
+    );
+    sim.open(true); // too late: ignored
+    assert!(sim.server.is_none());
+    sim.finish();
+}
+
+#[test]
+fn reason_handshake_timeout() {
+    let mut sim = Sim::new(sim_config());
+    sim.open(true);
+    sim.server.as_mut().unwrap().mute = true;
+    sim.pump();
+    sim.advance(Duration::from_millis(500));
+    assert_eq!(
+        last(&sim).2,
+        Some(CloseReason::Timeout(TimeoutKind::Handshake))
+    );
+    assert!(sim.server.is_none());
+    sim.finish();
+}
+
+#[test]
+fn reason_unresponsive() {
+    let mut c = sim_config();
+    c.health_check_interval = None;
+    let mut sim = connected(c);
+    sim.advance(Duration::from_secs(10)); // idle for long: no false alarm later
+    sim.server.as_mut().unwrap().mute = true;
+    let id = sim.submit(1, PLAIN);
+    sim.write(usize::MAX);
+    sim.advance(Duration::from_millis(2999));
+    assert_eq!(sim.state, Connected);
+    sim.advance(Duration::from_millis(1));
+    let reason = CloseReason::Timeout(TimeoutKind::Unresponsive);
+    assert_eq!(end_reason(&sim), Some(reason.clone()));
+    assert_eq!(answer(&sim, id), Err(RequestError::ConnectionLost(reason)));
+    sim.finish();
+}
+
+#[test]
+fn reason_health_check_timeout_and_a_healthy_ping() {
+    let mut sim = connected(sim_config());
+    sim.advance(Duration::from_millis(2000));
+    assert_eq!(sim.unwritten.as_ref(), b"*1\r\n$4\r\nPING\r\n");
+    sim.pump();
+    assert_eq!(sim.state, Connected, "answered PING keeps the connection");
+    sim.advance(Duration::from_millis(2000));
+    sim.server.as_mut().unwrap().mute = true;
+    sim.pump();
+    sim.advance(Duration::from_millis(699));
+    assert_eq!(sim.state, Connected);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(
+        end_reason(&sim),
+        Some(CloseReason::Timeout(TimeoutKind::HealthCheck))
+    );
+    assert_eq!(sim.pushes, 0);
+    sim.finish();
+}
+
+#[test]
+fn reason_handshake_rejected_classes() {
+    for code in Code::ALL {
+        for (label, script) in [
+            (
+                "hello",
+                Script {
+                    hello: Hello::Reject(code),
+                    ..Script::OK
+                },
+            ),
+            (
+                "select",
+                Script {
+                    select: Some(code),
+                    ..Script::OK
+                },
+            ),
+        ] {
+            let mut c = sim_config();
+            c.database = 3;
+            let mut sim = Sim::new(c);
+            sim.scripts.push(script);
+            sim.open(true);
+            sim.pump();
+            let fallback = label == "hello" && matches!(code, Code::Err | Code::NoProto);
+            if fallback {
+                assert_eq!(sim.state, Connected, "{code:?}: RESP2 fallback");
+                assert_eq!(sim.conn.protocol(), Some(ProtocolVersion::Resp2));
+                sim.finish();
+                continue;
+            }
+            let (from, to, reason, _) = last(&sim);
+            let Some(CloseReason::HandshakeRejected(e)) = reason.clone() else {
+                panic!("{reason:?}")
+            };
+            assert_eq!(e.code, code.code());
+            let transient = matches!(
+                code,
+                Code::Loading | Code::Busy | Code::MasterDown | Code::TryAgain | Code::ClusterDown
+            );
+            assert_eq!(
+                reason.as_ref().unwrap().is_retryable(),
+                transient,
+                "{label} {code:?}"
+            );
+            assert_eq!(
+                (from, to),
+                (Connecting, if transient { Reconnecting } else { Failed }),
+                "{label} {code:?}"
+            );
+            sim.finish();
+        }
+    }
+}
+
+#[test]
+fn reason_client_requested_and_drain_are_not_retryable() {
+    assert!(!CloseReason::ClientRequested.is_retryable());
+    assert!(!CloseReason::Timeout(TimeoutKind::Drain).is_retryable());
+    for k in [
+        TimeoutKind::Connect,
+        TimeoutKind::Handshake,
+        TimeoutKind::Unresponsive,
+        TimeoutKind::HealthCheck,
+    ] {
+        assert!(CloseReason::Timeout(k).is_retryable());
+    }
+}
+
+// ---- handshake ----
+
+#[test]
+fn resp2_fallback_sends_auth_setname_select_and_user_commands() {
+    let mut c = config_variant(false, true, 2, false, None);
+    c.handshake_commands = vec![redwire_core::resp::cmd("PING")];
+    let mut sim = Sim::new(c);
+    sim.scripts.push(Script {
+        hello: Hello::Unknown,
+        ..Script::OK
+    });
+    let id = sim.submit(1, PLAIN);
+    sim.open(true);
+    sim.pump();
+    assert_eq!(
+        sim.server.as_ref().unwrap().names,
+        ["HELLO", "AUTH", "CLIENT", "SELECT", "PING", "ECHO"]
+    );
+    assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
+    sim.finish();
+}
+
+#[test]
+fn resp3_handshake_is_hello_then_select() {
+    let mut sim = Sim::new(config_variant(false, true, 2, false, None));
+    sim.open(true);
+    sim.pump();
+    assert_eq!(sim.server.as_ref().unwrap().names, ["HELLO", "SELECT"]);
+    sim.finish();
+}
+
+#[test]
+fn resp2_configured_skips_hello_and_an_empty_handshake_is_immediate() {
+    let mut sim = Sim::new(config_variant(true, false, 0, false, None));
+    sim.open(true);
+    assert_eq!(sim.state, Connected);
+    assert!(sim.unwritten.is_empty());
+    sim.finish();
+}
+
+#[test]
+fn auth_rejected_on_the_resp2_path_fails() {
+    let mut sim = Sim::new(config_variant(true, true, 0, false, None));
+    sim.scripts.push(Script {
+        auth: Some(Code::WrongPass),
+        ..Script::OK
+    });
+    sim.open(true);
+    sim.pump();
+    assert_eq!(last(&sim).1, Failed);
+    sim.finish();
+}
+
+// ---- requests ----
+
+#[test]
+fn pushes_never_take_a_reply_slot() {
+    let mut sim = Sim::new(sim_config());
+    sim.scripts.push(Script {
+        pushes: true,
+        ..Script::OK
+    });
+    sim.open(true);
+    sim.pump();
+    let ids: Vec<_> = (0..5).map(|i| sim.submit(1 + i % 2, PLAIN)).collect();
+    for _ in 0..200 {
+        sim.write(7);
+        sim.read(3);
+    }
+    for id in ids {
+        assert!(answer(&sim, id).is_ok());
+    }
+    assert_eq!(sim.pushes, 8, "one per command: HELLO and 7 ECHOs");
+    sim.finish();
+}
+
+#[test]
+fn per_request_timeout_keeps_the_slot_and_discards_the_late_reply() {
+    let mut sim = connected(sim_config());
+    let slow = sim.submit(
+        1,
+        RequestOptions {
+            timeout: Some(Duration::from_millis(100)),
+            retry_safe: false,
+        },
+    );
+    let queued_then_timed_out = {
+        sim.write(usize::MAX);
+        sim.advance(Duration::from_millis(100));
+        assert_eq!(
+            answer(&sim, slow),
+            Err(RequestError::Timeout { written: true })
+        );
+        sim.submit(1, PLAIN)
+    };
+    sim.pump();
+    assert_eq!(
+        sim.state, Connected,
+        "the late reply was consumed, not unexpected"
+    );
+    assert_eq!(
+        answer(&sim, queued_then_timed_out),
+        Ok(echo(&sim, queued_then_timed_out))
+    );
+    sim.finish();
+}
+
+#[test]
+fn a_request_that_times_out_while_queued_was_not_written() {
+    let mut sim = Sim::new(sim_config());
+    let id = sim.submit(
+        1,
+        RequestOptions {
+            timeout: Some(Duration::from_millis(50)),
+            retry_safe: false,
+        },
+    );
+    sim.advance(Duration::from_millis(50));
+    assert_eq!(
+        answer(&sim, id),
+        Err(RequestError::Timeout { written: false })
+    );
+    sim.open(true);
+    sim.pump();
+    assert!(sim.executed.is_empty());
+    sim.finish();
+}
+
+#[test]
+fn queue_limit_and_fail_fast() {
+    let mut sim = Sim::new(sim_config());
+    let ids: Vec<_> = (0..17).map(|_| sim.submit(1, PLAIN)).collect();
+    assert_eq!(answer(&sim, ids[16]), Err(RequestError::QueueFull));
+    sim.open(true);
+    sim.pump();
+    assert!(ids[..16].iter().all(|id| answer(&sim, *id).is_ok()));
+    sim.finish();
+
+    let mut sim = Sim::new(config_variant(false, false, 0, true, None));
+    let id = sim.submit(1, PLAIN);
+    assert_eq!(answer(&sim, id), Err(RequestError::NotConnected(None)));
+    sim.open(false);
+    let id = sim.submit(1, PLAIN);
+    assert!(matches!(
+        answer(&sim, id),
+        Err(RequestError::NotConnected(Some(CloseReason::Io(_))))
+    ));
+    sim.finish();
+}
+
+#[test]
+fn all_pending_requests_go_out_in_one_transmit() {
+    let mut sim = connected(sim_config());
+    let mut transmits = 0;
+    for _ in 0..10 {
+        sim.conn.submit(
+            redwire_core::conn::Request::single(&redwire_core::resp::cmd("PING")),
+            sim.now,
+        );
+    }
+    while let Some(out) = sim.conn.poll_output() {
+        if let redwire_core::conn::Output::Transmit(b) = out {
+            transmits += 1;
+            assert_eq!(b.len(), 10 * 14);
+        }
+    }
+    assert_eq!(transmits, 1);
+}
+
+#[test]
+fn empty_batch_is_answered_at_once() {
+    let mut sim = Sim::new(sim_config());
+    let id = sim.submit(0, PLAIN);
+    assert_eq!(answer(&sim, id), Ok(Value::Array(vec![])));
+    sim.finish();
+}
+
+#[test]
+fn zero_copy_read_path() {
+    let mut sim = connected(sim_config());
+    let id = sim.submit(1, PLAIN);
+    sim.write(usize::MAX);
+    let reply = sim.server.as_mut().unwrap().out.split();
+    let (a, b) = reply.split_at(3);
+    sim.conn.read_buf().extend_from_slice(a);
+    sim.input(Input::ReceivedInPlace(a.len()));
+    assert!(sim.expects[&id].answer.is_none());
+    sim.conn.read_buf().extend_from_slice(b);
+    sim.input(Input::ReceivedInPlace(b.len()));
+    assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
+    sim.finish();
+}
+
+#[test]
+fn batches_are_never_split_across_connections() {
+    let mut sim = connected(sim_config());
+    let id = sim.submit(
+        3,
+        RequestOptions {
+            retry_safe: true,
+            ..PLAIN
+        },
+    );
+    sim.write(20); // part of the batch
+    sim.io_error();
+    sim.fire_next_timer();
+    sim.open(true);
+    sim.pump();
+    let Ok(Value::Array(items)) = answer(&sim, id) else {
+        panic!()
+    };
+    let tokens: Vec<Value> = sim.expects[&id]
+        .tokens
+        .iter()
+        .cloned()
+        .map(Value::BulkString)
+        .collect();
+    assert_eq!(items, tokens);
+    sim.finish();
+}
