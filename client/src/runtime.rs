@@ -127,3 +127,20 @@ impl AsyncTimer for async_io::Timer {
         Future::poll(self.as_mut(), cx).map(|_| ())
     }
 }
+
+/// A shared runtime is a runtime (so an `Arc<dyn Runtime>` can be handed to
+/// [`Client::connect`](crate::Client::connect)).
+impl<R: Runtime + ?Sized> Runtime for std::sync::Arc<R> {
+    fn connect(&self, endpoint: &Endpoint) -> BoxFuture<io::Result<Box<dyn AsyncStream>>> {
+        (**self).connect(endpoint)
+    }
+    fn new_timer(&self, at: Instant) -> Pin<Box<dyn AsyncTimer>> {
+        (**self).new_timer(at)
+    }
+    fn spawn(&self, future: BoxFuture<()>) {
+        (**self).spawn(future)
+    }
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+}

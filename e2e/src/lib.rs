@@ -1,1 +1,213 @@
-//! Shared harness of the end-to-end suites (in progress).
+//! Shared harness of the end-to-end suites: every scenario is written once as an
+//! `async fn(Rt)` and run on tokio, async-std and smol by [`runtime_tests!`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use redwire_e2e::Rt;
+//!
+//! async fn adds(rt: Rt) {
+//!     let sum = rt.spawn(async { 2 + 2 }).await;
+//!     let sum = rt.within("the sum", Duration::from_secs(5), async move { sum }).await;
+//!     assert_eq!(sum, 4);
+//! }
+//!
+//! // In a test file, `redwire_e2e::runtime_tests!(adds);` makes `on_tokio::adds`,
+//! // `on_async_std::adds` and `on_smol::adds`. By hand:
+//! redwire_e2e::run::<redwire_e2e::Smol, _, _>(adds);
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use redwire_client::runtime::Runtime;
+use redwire_client::{ClientConfig, Events, StateKind, Transition};
+
+pub use redwire_testkit as testkit;
+
+/// A runtime the suites run on: how to block on a test and which [`Runtime`] the client uses.
+pub trait TestRuntime {
+    /// Runs the test's future to completion on a fresh executor.
+    fn block_on<F: Future>(future: F) -> F::Output;
+    /// The client runtime.
+    fn runtime() -> Arc<dyn Runtime>;
+}
+
+/// tokio, on a current-thread runtime (the hardest case for fairness: one thread for the
+/// driver and every task).
+#[derive(Debug)]
+pub struct Tokio;
+
+impl TestRuntime for Tokio {
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("build a tokio runtime")
+            .block_on(future)
+    }
+    fn runtime() -> Arc<dyn Runtime> {
+        Arc::new(redwire_tokio::TokioRuntime)
+    }
+}
+
+/// async-std (discontinued upstream, still supported).
+#[derive(Debug)]
+pub struct AsyncStd;
+
+impl TestRuntime for AsyncStd {
+    fn block_on<F: Future>(future: F) -> F::Output {
+        async_std::task::block_on(future)
+    }
+    fn runtime() -> Arc<dyn Runtime> {
+        Arc::new(redwire_async_std::AsyncStdRuntime)
+    }
+}
+
+/// smol, with its global executor.
+#[derive(Debug)]
+pub struct Smol;
+
+impl TestRuntime for Smol {
+    fn block_on<F: Future>(future: F) -> F::Output {
+        smol::block_on(future)
+    }
+    fn runtime() -> Arc<dyn Runtime> {
+        Arc::new(redwire_smol::SmolRuntime)
+    }
+}
+
+/// What a scenario gets: the runtime, plus spawning and bounded waiting that work on any of
+/// them.
+#[derive(Debug, Clone)]
+pub struct Rt {
+    runtime: Arc<dyn Runtime>,
+}
+
+impl Rt {
+    /// The client runtime.
+    pub fn runtime(&self) -> Arc<dyn Runtime> {
+        self.runtime.clone()
+    }
+
+    /// Starts a client on this runtime.
+    pub fn client(&self, config: ClientConfig) -> redwire_client::Client {
+        redwire_client::Client::start(self.runtime.clone(), config)
+    }
+
+    /// Connects a client on this runtime, waiting until it is up.
+    pub async fn connect(
+        &self,
+        config: ClientConfig,
+    ) -> Result<redwire_client::Client, redwire_client::Error> {
+        redwire_client::Client::connect(self.runtime.clone(), config).await
+    }
+
+    /// Runs `future` as a task; the returned future yields its output (and panics if the task
+    /// panicked).
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + Send + 'static {
+        let (tx, rx) = oneshot::channel();
+        self.runtime.spawn(Box::pin(async move {
+            let _ = tx.send(future.await);
+        }));
+        async move { rx.await.expect("spawned task panicked") }
+    }
+
+    /// Awaits `future`, panicking with `what` if it takes longer than `limit`.
+    pub async fn within<T>(
+        &self,
+        what: &str,
+        limit: Duration,
+        future: impl Future<Output = T>,
+    ) -> T {
+        let mut future = std::pin::pin!(future);
+        let mut timer = self.runtime.new_timer(self.runtime.now() + limit);
+        let out = std::future::poll_fn(|cx| {
+            if let Poll::Ready(v) = future.as_mut().poll(cx) {
+                return Poll::Ready(Some(v));
+            }
+            timer.as_mut().poll(cx).map(|()| None)
+        })
+        .await;
+        out.unwrap_or_else(|| panic!("timed out after {limit:?} waiting for {what}"))
+    }
+
+    /// Waits (at most `limit`) for a transition matching `pred`; returns it and every
+    /// transition seen before it. Panics with the transitions seen on timeout or stream end.
+    pub async fn wait_transition(
+        &self,
+        events: &mut Events,
+        limit: Duration,
+        what: &str,
+        mut pred: impl FnMut(&Transition) -> bool,
+    ) -> (Transition, Vec<Transition>) {
+        let mut seen = Vec::new();
+        let found = {
+            let seen = &mut seen;
+            self.within(what, limit, async move {
+                while let Some(t) = events.next().await {
+                    if pred(&t) {
+                        return Some(t);
+                    }
+                    seen.push(t);
+                }
+                None
+            })
+            .await
+        };
+        match found {
+            Some(t) => (t, seen),
+            None => panic!("event stream ended before {what}; saw {seen:#?}"),
+        }
+    }
+
+    /// Waits for the transition into `state`.
+    pub async fn wait_state(
+        &self,
+        events: &mut Events,
+        state: StateKind,
+        limit: Duration,
+    ) -> (Transition, Vec<Transition>) {
+        let what = format!("state {state:?}");
+        self.wait_transition(events, limit, &what, |t| t.to == state)
+            .await
+    }
+}
+
+/// Runs one scenario on runtime `R`.
+pub fn run<R: TestRuntime, F, Fut>(scenario: F)
+where
+    F: FnOnce(Rt) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let rt = Rt {
+        runtime: R::runtime(),
+    };
+    R::block_on(scenario(rt));
+}
+
+/// Makes one `#[test]` per scenario and runtime: `on_tokio::NAME`, `on_async_std::NAME`,
+/// `on_smol::NAME`, each calling the `async fn NAME(rt: Rt)` defined next to the macro call.
+#[macro_export]
+macro_rules! runtime_tests {
+    ($($scenario:ident),* $(,)?) => {
+        $crate::runtime_tests!(@runtime on_tokio, $crate::Tokio, $($scenario),*);
+        $crate::runtime_tests!(@runtime on_async_std, $crate::AsyncStd, $($scenario),*);
+        $crate::runtime_tests!(@runtime on_smol, $crate::Smol, $($scenario),*);
+    };
+    (@runtime $module:ident, $runtime:ty, $($scenario:ident),*) => {
+        mod $module {
+            $(
+                #[test]
+                fn $scenario() {
+                    $crate::run::<$runtime, _, _>(super::$scenario);
+                }
+            )*
+        }
+    };
+}
