@@ -1,22 +1,13 @@
 //! Client configuration: from a URL, from a builder, or both.
 //!
-//! [`ClientConfig`] wraps the core's [`Config`] and gives it defaults chosen for a production
-//! service that reaches Redis through a proxy (HAProxy, Envoy, a cloud load balancer):
-//!
-//! | setting | default | why |
-//! |---|---|---|
-//! | `connect_timeout` | 5 s | a proxy accepts at once; a slow connect means the path is broken |
-//! | `handshake_timeout` | 5 s | a proxy whose backend is down accepts, then never answers `HELLO` |
-//! | `response_timeout` | none | blocking commands (`BLPOP`) legitimately wait; set it per request |
-//! | `unresponsive_timeout` | 30 s | requests outstanding and not a byte back: the backend is gone |
-//! | `health_check_interval` | 15 s | an idle `PING` keeps proxy idle timeouts (often 30-60 s) from cutting the link, and finds dead ones |
-//! | `health_check_timeout` | 5 s | |
-//! | `drain_timeout` | 10 s | a graceful close waits this long for outstanding replies |
-//! | backoff | 50 ms doubling to 5 s, 50 % jitter, healthy after 10 s, retry for ever | restarts and failovers heal themselves; jitter keeps a fleet from reconnecting in lockstep |
-//! | `queue_limit` | 100 000 requests | bounded memory while disconnected |
-//! | `queue_policy` | queue | requests wait for the connection to come back |
-//! | codec limits | [`Limits::default`] | Redis's own 512 MiB bulk limit |
-//! | protocol | RESP3 (falls back to RESP2) | |
+//! [`ClientConfig`] wraps the core's [`Config`], whose defaults ([`Config::new`]) are chosen
+//! for a production service that reaches Redis through a proxy (HAProxy, Envoy, a cloud load
+//! balancer): 5 s to connect and 5 s for the handshake (a proxy accepts even when its backend
+//! is down), no default response timeout (blocking commands wait legitimately), the connection
+//! dropped after 30 s without a byte while requests are outstanding, an idle `PING` every 15 s
+//! (proxies cut idle sessions after 30-60 s), reconnects backing off from 100 ms to 10 s with
+//! jitter and retrying for ever, at most 10 000 requests queued while disconnected, and the
+//! codec's [`Limits::default`]. Every one can be changed here.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -87,37 +78,10 @@ impl fmt::Debug for ClientConfig {
 }
 
 impl ClientConfig {
-    /// The defaults (see the [module docs](self)) for this endpoint.
+    /// The defaults (see the [module docs](self) and [`Config::new`]) for this endpoint.
     pub fn new(endpoint: Endpoint) -> ClientConfig {
         ClientConfig {
-            config: Config {
-                endpoint,
-                protocol: ProtocolVersion::Resp3,
-                username: None,
-                password: None,
-                client_name: None,
-                database: 0,
-                handshake_commands: Vec::new(),
-                connect_timeout: Duration::from_secs(5),
-                handshake_timeout: Duration::from_secs(5),
-                response_timeout: None,
-                unresponsive_timeout: Some(Duration::from_secs(30)),
-                health_check_interval: Some(Duration::from_secs(15)),
-                health_check_timeout: Duration::from_secs(5),
-                drain_timeout: Duration::from_secs(10),
-                backoff: Backoff {
-                    base: Duration::from_millis(50),
-                    factor: 2.0,
-                    cap: Duration::from_secs(5),
-                    jitter: 0.5,
-                    max_attempts: None,
-                    healthy_after: Duration::from_secs(10),
-                },
-                queue_limit: 100_000,
-                queue_policy: QueuePolicy::Queue,
-                limits: Limits::default(),
-                seed: default_seed(),
-            },
+            config: Config::new(endpoint),
         }
     }
 
@@ -258,7 +222,7 @@ impl ClientConfig {
         self.config.health_check_timeout = timeout;
         self
     }
-    /// Time allowed for a graceful close (default 10 s).
+    /// Time allowed for a graceful close (default 5 s).
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.config.drain_timeout = timeout;
         self
@@ -273,7 +237,7 @@ impl ClientConfig {
         self.config.backoff.max_attempts = attempts;
         self
     }
-    /// Most requests waiting to be written (default 100 000).
+    /// Most requests waiting to be written (default 10 000).
     pub fn queue_limit(mut self, limit: usize) -> Self {
         self.config.queue_limit = limit;
         self
@@ -288,7 +252,7 @@ impl ClientConfig {
         self.config.limits = limits;
         self
     }
-    /// Seed of the backoff jitter (default: drawn from the clock), for reproducible runs.
+    /// Seed of the backoff jitter (default: different for every config), for reproducible runs.
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = seed;
         self
@@ -313,23 +277,6 @@ impl TryFrom<&str> for ClientConfig {
     fn try_from(url: &str) -> Result<ClientConfig, UrlError> {
         ClientConfig::from_url(url)
     }
-}
-
-/// Different per process and per client, so a fleet restarting together spreads its retries.
-fn default_seed() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // splitmix64 finaliser: nearby inputs give unrelated seeds.
-    let mut z =
-        nanos ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 fn parse_tcp(rest: &str) -> Result<ClientConfig, UrlError> {
