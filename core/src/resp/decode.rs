@@ -11,7 +11,7 @@
 //! is chunked. Declared lengths are checked against [`Limits`] and never used
 //! to size an allocation.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::error::{ProtocolError, ProtocolErrorKind, ServerError};
 use super::Value;
@@ -84,8 +84,13 @@ pub struct Decoder {
     pending: Pending,
     /// The chunks received so far of a streamed string (`$?`), if one is open.
     streamed: Option<BytesMut>,
-    /// Bytes at the start of the buffer already searched for a line feed.
+    /// Bytes of the current element already searched for a line feed.
     scanned: usize,
+    /// Bytes at the start of the buffer parsed but not yet consumed: parsing
+    /// advances this index, and the buffer itself is only advanced when a
+    /// payload is split off or the call returns (fewer buffer operations).
+    /// Always 0 between calls.
+    pos: usize,
     /// Wire bytes of the current frame already consumed.
     frame_bytes: usize,
     /// Wire bytes consumed since the decoder was created: the stream offset
@@ -161,6 +166,7 @@ impl Decoder {
             pending: Pending::Value,
             streamed: None,
             scanned: 0,
+            pos: 0,
             frame_bytes: 0,
             consumed: 0,
             error: None,
@@ -221,12 +227,24 @@ impl Decoder {
     }
 
     fn decode_inner(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
+        let result = self.run(buf);
+        // Parsed bytes are consumed lazily (see `pos`): settle them now.
+        self.flush(buf);
+        result
+    }
+
+    #[inline]
+    fn run(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
         loop {
             let value = match self.step(buf)? {
                 Step::Value(v) => v,
                 Step::Progress => continue,
                 Step::Incomplete => return Ok(None),
             };
+            if self.stack.is_empty() {
+                self.frame_bytes = 0;
+                return Ok(Some(value));
+            }
             if let Some(frame) = self.complete(value) {
                 self.frame_bytes = 0;
                 return Ok(Some(frame));
@@ -234,10 +252,34 @@ impl Decoder {
         }
     }
 
+    /// Consumes the bytes parsed since the last split.
+    #[inline]
+    fn flush(&mut self, buf: &mut BytesMut) {
+        if self.pos > 0 {
+            buf.advance(self.pos);
+            self.consumed += self.pos as u64;
+            self.pos = 0;
+        }
+    }
+
+    /// Takes `len` payload bytes starting `at` bytes into the current element
+    /// as a zero-copy slice of the buffer, consuming everything before them.
+    #[inline]
+    fn take(&mut self, buf: &mut BytesMut, at: usize, len: usize) -> Bytes {
+        let skip = self.pos + at;
+        buf.advance(skip);
+        let data = buf.split_to(len).freeze();
+        self.consumed += (skip + len) as u64;
+        self.pos = 0;
+        data
+    }
+
+    /// An error `at` bytes into the current element.
+    #[cold]
     fn err(&self, kind: ProtocolErrorKind, at: usize) -> ProtocolError {
         ProtocolError {
             kind,
-            offset: self.consumed + at as u64,
+            offset: self.consumed + (self.pos + at) as u64,
         }
     }
 
@@ -253,40 +295,39 @@ impl Decoder {
         }
     }
 
-    /// Consumes `n` bytes already accounted for.
+    /// Counts a whole line of `n` bytes (CRLF included) and marks it parsed.
     #[inline]
-    fn advance(&mut self, buf: &mut BytesMut, n: usize) {
-        buf.advance(n);
-        self.consumed += n as u64;
+    fn consume_line(&mut self, n: usize) -> Result<(), ProtocolError> {
+        self.account(n)?;
+        self.pos += n;
+        Ok(())
     }
 
-    /// Finds the line starting at `buf[0]`; returns the index of its CR.
+    /// Finds the line starting at `data[0]`; returns the index of its CR.
     ///
     /// Resumes the search where the previous call stopped.
     #[inline]
-    fn find_line(&mut self, buf: &BytesMut) -> Result<Option<usize>, ProtocolError> {
+    fn find_line(&mut self, data: &[u8]) -> Result<Option<usize>, ProtocolError> {
         let from = self.scanned;
-        match memchr::memchr(b'\n', &buf[from..]) {
+        match memchr::memchr(b'\n', &data[from..]) {
             Some(i) => {
                 let lf = from + i;
-                // buf[0] is a valid type byte, so a CR before the LF is at index >= 1.
-                if buf[lf - 1] != b'\r' {
+                // data[0] is a valid type byte, so a CR before the LF is at index >= 1.
+                if data[lf - 1] != b'\r' {
                     return Err(self.err(ProtocolErrorKind::MissingCrlf, lf));
                 }
                 let cr = lf - 1;
-                if cr - 1 > self.limits.max_line_len {
-                    return Err(self.err(ProtocolErrorKind::LineTooLong, 0));
-                }
+                self.check_line(cr, lf + 1)?;
                 self.scanned = 0;
                 Ok(Some(cr))
             }
             None => {
-                self.scanned = buf.len();
+                self.scanned = data.len();
                 // Type byte, content, and possibly the CR of the CRLF.
-                if buf.len() > self.limits.max_line_len.saturating_add(2) {
+                if data.len() > self.limits.max_line_len.saturating_add(2) {
                     return Err(self.err(ProtocolErrorKind::LineTooLong, 0));
                 }
-                if self.frame_bytes.saturating_add(buf.len()) > self.limits.max_frame_bytes {
+                if self.frame_bytes.saturating_add(data.len()) > self.limits.max_frame_bytes {
                     return Err(self.err(ProtocolErrorKind::FrameTooLarge, 0));
                 }
                 Ok(None)
@@ -294,15 +335,53 @@ impl Decoder {
         }
     }
 
-    /// Parses the next element at the start of `buf`.
+    /// Limits of a complete line whose CR is at `cr`, before its content is
+    /// examined, in the same order as for a partial line in `find_line`, so
+    /// the error does not depend on chunking (except that a partial line may
+    /// break one limit before the whole of it shows that it breaks the other).
+    #[inline]
+    fn check_line(&self, cr: usize, line_len: usize) -> Result<(), ProtocolError> {
+        if cr - 1 > self.limits.max_line_len {
+            return Err(self.err(ProtocolErrorKind::LineTooLong, 0));
+        }
+        if self.frame_bytes.saturating_add(line_len) > self.limits.max_frame_bytes {
+            return Err(self.err(ProtocolErrorKind::FrameTooLarge, 0));
+        }
+        Ok(())
+    }
+
+    /// Parses the next element at `buf[pos..]`.
     #[inline]
     fn step(&mut self, buf: &mut BytesMut) -> Result<Step, ProtocolError> {
         if let Pending::Bulk { kind, len } = self.pending {
             return self.finish_bulk(buf, kind, len);
         }
-        let Some(&ty) = buf.first() else {
+        let data = &buf[self.pos..];
+        let Some(&ty) = data.first() else {
             return Ok(Step::Incomplete);
         };
+        // Fast path for the numeric lines that dominate real traffic
+        // (integers and every length header): digits straight to CRLF, no
+        // line search. Anything unusual takes the general path below.
+        if self.scanned == 0
+            && matches!(ty, b':' | b'$' | b'*' | b'%' | b'~' | b'>')
+            && self.streamed.is_none()
+        {
+            let neg = ty == b':' && data.get(1) == Some(&b'-');
+            if let Some((n, cr)) = fast_digits(data, 1 + neg as usize) {
+                self.check_line(cr, cr + 2)?;
+                return match ty {
+                    b':' => {
+                        self.consume_line(cr + 2)?;
+                        // At most 18 digits: no overflow either way.
+                        let n = n as i64;
+                        Ok(Step::Value(Value::Integer(if neg { -n } else { n })))
+                    }
+                    b'$' => self.bulk_len(buf, BulkKind::String, n as usize, cr),
+                    _ => self.aggregate_len(ty, n as usize, false, cr, data.len()),
+                };
+            }
+        }
         if !is_type_byte(ty) {
             return Err(self.err(ProtocolErrorKind::UnknownType(ty), 0));
         }
@@ -310,78 +389,83 @@ impl Decoder {
         if self.streamed.is_some() != (ty == b';') {
             return Err(self.err(ProtocolErrorKind::UnexpectedStreamMarker, 0));
         }
-        let Some(cr) = self.find_line(buf)? else {
+        let Some(cr) = self.find_line(data)? else {
             return Ok(Step::Incomplete);
         };
+        let line = &data[1..cr];
         let line_len = cr + 2;
-        match ty {
+        let value = match ty {
             b'+' => {
+                // The commonest replies by far need no slice of the buffer.
+                let known: Option<&'static [u8]> = match line {
+                    b"OK" => Some(b"OK"),
+                    b"PONG" => Some(b"PONG"),
+                    b"QUEUED" => Some(b"QUEUED"),
+                    _ => None,
+                };
                 self.account(line_len)?;
-                self.advance(buf, 1);
-                let s = buf.split_to(cr - 1).freeze();
-                self.advance_split(buf, cr - 1);
-                Ok(Step::Value(Value::SimpleString(s)))
+                match known {
+                    Some(s) => {
+                        self.pos += line_len;
+                        Value::SimpleString(Bytes::from_static(s))
+                    }
+                    None => {
+                        let s = self.take(buf, 1, cr - 1);
+                        self.pos = 2;
+                        Value::SimpleString(s)
+                    }
+                }
             }
             b':' => {
-                let n = parse_i64(&buf[1..cr])
+                let n = parse_i64(line)
                     .ok_or_else(|| self.err(ProtocolErrorKind::InvalidInteger, 1))?;
-                self.account(line_len)?;
-                self.advance(buf, line_len);
-                Ok(Step::Value(Value::Integer(n)))
+                self.consume_line(line_len)?;
+                Value::Integer(n)
             }
-            b'$' | b'!' | b'=' | b';' => self.bulk_header(buf, ty, cr),
-            b'*' | b'~' | b'>' | b'%' | b'|' => self.aggregate_header(buf, ty, cr),
+            b'$' | b'!' | b'=' | b';' => return self.bulk_header(buf, ty, cr),
+            b'*' | b'~' | b'>' | b'%' | b'|' => {
+                return self.aggregate_header(ty, cr, line, data.len())
+            }
             b'-' => {
-                let e = ServerError::parse(&buf[1..cr]);
-                self.account(line_len)?;
-                self.advance(buf, line_len);
-                Ok(Step::Value(Value::Error(e)))
+                let e = ServerError::parse(line);
+                self.consume_line(line_len)?;
+                Value::Error(e)
             }
             b'_' => {
                 if cr != 1 {
                     return Err(self.err(ProtocolErrorKind::InvalidNull, 1));
                 }
-                self.account(line_len)?;
-                self.advance(buf, line_len);
-                Ok(Step::Value(Value::Null))
+                self.consume_line(line_len)?;
+                Value::Null
             }
             b'#' => {
-                let b = match &buf[1..cr] {
+                let b = match line {
                     b"t" => true,
                     b"f" => false,
                     _ => return Err(self.err(ProtocolErrorKind::InvalidBoolean, 1)),
                 };
-                self.account(line_len)?;
-                self.advance(buf, line_len);
-                Ok(Step::Value(Value::Boolean(b)))
+                self.consume_line(line_len)?;
+                Value::Boolean(b)
             }
             b',' => {
-                let d = parse_double(&buf[1..cr])
+                let d = parse_double(line)
                     .ok_or_else(|| self.err(ProtocolErrorKind::InvalidDouble, 1))?;
-                self.account(line_len)?;
-                self.advance(buf, line_len);
-                Ok(Step::Value(Value::Double(d)))
+                self.consume_line(line_len)?;
+                Value::Double(d)
             }
             b'(' => {
-                if !is_big_number(&buf[1..cr]) {
+                if !is_big_number(line) {
                     return Err(self.err(ProtocolErrorKind::InvalidBigNumber, 1));
                 }
                 self.account(line_len)?;
-                self.advance(buf, 1);
-                let s = buf.split_to(cr - 1).freeze();
-                self.advance_split(buf, cr - 1);
-                Ok(Step::Value(Value::BigNumber(s)))
+                let s = self.take(buf, 1, cr - 1);
+                self.pos = 2;
+                Value::BigNumber(s)
             }
-            b'.' => self.stream_end(buf, cr),
+            b'.' => return self.stream_end(cr),
             _ => unreachable!("type byte checked by is_type_byte"),
-        }
-    }
-
-    /// After `split_to(n)` of a line's content: counts it and skips the CRLF.
-    #[inline]
-    fn advance_split(&mut self, buf: &mut BytesMut, n: usize) {
-        self.consumed += n as u64;
-        self.advance(buf, 2);
+        };
+        Ok(Step::Value(value))
     }
 
     /// `$`, `!`, `=` or `;` header line ending at `cr`.
@@ -391,28 +475,37 @@ impl Decoder {
         ty: u8,
         cr: usize,
     ) -> Result<Step, ProtocolError> {
-        let line = &buf[1..cr];
+        let line = &buf[self.pos + 1..self.pos + cr];
         let kind = match ty {
             b'$' => BulkKind::String,
             b'!' => BulkKind::Error,
             b'=' => BulkKind::Verbatim,
             _ => BulkKind::Chunk,
         };
-        let len = match parse_len(line) {
-            Len::Count(n) => n,
+        match parse_len(line) {
+            Len::Count(n) => self.bulk_len(buf, kind, n, cr),
             Len::Minus1 if ty == b'$' => {
-                self.account(cr + 2)?;
-                self.advance(buf, cr + 2);
-                return Ok(Step::Value(Value::Null));
+                self.consume_line(cr + 2)?;
+                Ok(Step::Value(Value::Null))
             }
             Len::Streamed if ty == b'$' => {
-                self.account(cr + 2)?;
-                self.advance(buf, cr + 2);
+                self.consume_line(cr + 2)?;
                 self.streamed = Some(BytesMut::new());
-                return Ok(Step::Progress);
+                Ok(Step::Progress)
             }
-            _ => return Err(self.err(ProtocolErrorKind::InvalidLength, 1)),
-        };
+            _ => Err(self.err(ProtocolErrorKind::InvalidLength, 1)),
+        }
+    }
+
+    /// A bulk header declaring `len` bytes, its CR at `cr`.
+    #[inline]
+    fn bulk_len(
+        &mut self,
+        buf: &mut BytesMut,
+        kind: BulkKind,
+        len: usize,
+        cr: usize,
+    ) -> Result<Step, ProtocolError> {
         let total = match &self.streamed {
             Some(s) if kind == BulkKind::Chunk => s.len().saturating_add(len),
             _ => len,
@@ -422,17 +515,18 @@ impl Decoder {
         }
         if kind == BulkKind::Chunk && len == 0 {
             // `;0` ends a streamed string.
-            self.account(cr + 2)?;
-            self.advance(buf, cr + 2);
+            self.consume_line(cr + 2)?;
             let s = self.streamed.take().unwrap_or_default();
             return Ok(Step::Value(Value::BulkString(s.freeze())));
         }
+        // The whole bulk counts towards the frame from its header on, so an
+        // oversized one fails before any of it is buffered.
         self.account((cr + 2).saturating_add(len).saturating_add(2))?;
-        self.advance(buf, cr + 2);
+        self.pos += cr + 2;
         self.finish_bulk(buf, kind, len)
     }
 
-    /// The payload of a bulk whose header has been consumed (and its bytes accounted for).
+    /// The payload of a bulk whose header has been parsed (and its bytes accounted for).
     #[inline]
     fn finish_bulk(
         &mut self,
@@ -440,67 +534,85 @@ impl Decoder {
         kind: BulkKind,
         len: usize,
     ) -> Result<Step, ProtocolError> {
-        if buf.len() < len + 2 {
+        let avail = buf.len() - self.pos;
+        if avail < len + 2 {
             self.pending = Pending::Bulk { kind, len };
             return Ok(Step::Incomplete);
         }
         self.pending = Pending::Value;
-        if &buf[len..len + 2] != b"\r\n" {
+        let end = self.pos + len;
+        if buf[end] != b'\r' || buf[end + 1] != b'\n' {
             return Err(self.err(ProtocolErrorKind::MissingCrlf, len));
         }
-        let data = buf.split_to(len).freeze();
-        self.advance_split(buf, len);
         let v = match kind {
-            BulkKind::String => Value::BulkString(data),
-            BulkKind::Error => Value::Error(ServerError::parse(&data)),
+            BulkKind::String => Value::BulkString(self.take(buf, 0, len)),
+            BulkKind::Error => {
+                let e = ServerError::parse(&buf[self.pos..end]);
+                self.pos = end;
+                Value::Error(e)
+            }
             BulkKind::Verbatim => {
-                if data.len() < 4 || data[3] != b':' {
-                    return Err(ProtocolError {
-                        kind: ProtocolErrorKind::InvalidVerbatim,
-                        offset: self.consumed - (len as u64 + 2),
-                    });
+                let payload = &buf[self.pos..end];
+                if payload.len() < 4 || payload[3] != b':' {
+                    return Err(self.err(ProtocolErrorKind::InvalidVerbatim, 0));
                 }
-                let format = [data[0], data[1], data[2]];
+                let format = [payload[0], payload[1], payload[2]];
                 Value::Verbatim {
                     format,
-                    text: data.slice(4..),
+                    text: self.take(buf, 4, len - 4),
                 }
             }
             BulkKind::Chunk => {
                 // Chunks of a streamed string are not contiguous on the wire,
                 // so this one copy is unavoidable.
                 if let Some(s) = &mut self.streamed {
-                    s.extend_from_slice(&data);
+                    s.extend_from_slice(&buf[self.pos..end]);
                 }
+                self.pos = end + 2;
                 return Ok(Step::Progress);
             }
         };
+        self.pos += 2;
         Ok(Step::Value(v))
     }
 
-    /// `*`, `~`, `>`, `%` or `|` header line ending at `cr`.
+    /// `*`, `~`, `>`, `%` or `|` header line `line` ending at `cr`.
     fn aggregate_header(
         &mut self,
-        buf: &mut BytesMut,
         ty: u8,
         cr: usize,
+        line: &[u8],
+        avail: usize,
     ) -> Result<Step, ProtocolError> {
-        let (count, streamed) = match parse_len(&buf[1..cr]) {
-            Len::Count(n) => (n, false),
+        match parse_len(line) {
+            Len::Count(n) => self.aggregate_len(ty, n, false, cr, avail),
             Len::Minus1 if ty == b'*' => {
-                self.account(cr + 2)?;
-                self.advance(buf, cr + 2);
-                return Ok(Step::Value(Value::Null));
+                self.consume_line(cr + 2)?;
+                Ok(Step::Value(Value::Null))
             }
-            Len::Streamed if matches!(ty, b'*' | b'~' | b'%') => (0, true),
-            _ => return Err(self.err(ProtocolErrorKind::InvalidLength, 1)),
-        };
+            Len::Streamed if matches!(ty, b'*' | b'~' | b'%') => {
+                self.aggregate_len(ty, 0, true, cr, avail)
+            }
+            _ => Err(self.err(ProtocolErrorKind::InvalidLength, 1)),
+        }
+    }
+
+    /// An aggregate header declaring `count` elements (or streamed), its CR
+    /// at `cr`, with `avail` bytes in the buffer from its type byte on.
+    #[inline]
+    fn aggregate_len(
+        &mut self,
+        ty: u8,
+        count: usize,
+        streamed: bool,
+        cr: usize,
+        avail: usize,
+    ) -> Result<Step, ProtocolError> {
         if count > self.limits.max_aggregate_len {
             return Err(self.err(ProtocolErrorKind::AggregateTooLong, 0));
         }
         if count == 0 && !streamed && ty != b'|' {
-            self.account(cr + 2)?;
-            self.advance(buf, cr + 2);
+            self.consume_line(cr + 2)?;
             return Ok(Step::Value(match ty {
                 b'*' => Value::Array(Vec::new()),
                 b'~' => Value::Set(Vec::new()),
@@ -511,11 +623,11 @@ impl Decoder {
         if self.stack.len() >= self.limits.max_depth {
             return Err(self.err(ProtocolErrorKind::TooDeep, 0));
         }
-        self.account(cr + 2)?;
-        self.advance(buf, cr + 2);
-        // Each element takes at least 3 bytes on the wire: never reserve for
-        // more than the bytes present could hold, nor more than MAX_PREALLOC.
-        let cap = count.min(buf.len() / 3 + 1).min(MAX_PREALLOC);
+        self.consume_line(cr + 2)?;
+        // Never reserve from the declared count alone: each element takes at
+        // least 3 bytes on the wire, so reserve no more than the bytes present
+        // could hold, nor more than MAX_PREALLOC; then grow as elements arrive.
+        let cap = count.min(avail / 3 + 1).min(MAX_PREALLOC);
         let frame = match ty {
             b'%' => Frame::Map {
                 attribute: false,
@@ -553,7 +665,7 @@ impl Decoder {
     }
 
     /// `.` ends the innermost streamed aggregate.
-    fn stream_end(&mut self, buf: &mut BytesMut, cr: usize) -> Result<Step, ProtocolError> {
+    fn stream_end(&mut self, cr: usize) -> Result<Step, ProtocolError> {
         let ok = cr == 1
             && matches!(
                 self.stack.last(),
@@ -567,8 +679,7 @@ impl Decoder {
         if !ok {
             return Err(self.err(ProtocolErrorKind::UnexpectedStreamMarker, 0));
         }
-        self.account(cr + 2)?;
-        self.advance(buf, cr + 2);
+        self.consume_line(cr + 2)?;
         let value = match self.stack.pop() {
             Some(frame) => finished(frame),
             None => unreachable!("checked above"),
@@ -809,4 +920,28 @@ fn is_big_number(s: &[u8]) -> bool {
         _ => s,
     };
     !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+}
+
+/// Digits from `data[start]` up to a CRLF: the value and the index of the CR.
+/// `None` for anything else (no digit, more than 18 digits, another byte, or
+/// the buffer ends first), which the general path then handles.
+#[inline(always)]
+fn fast_digits(data: &[u8], start: usize) -> Option<(u64, usize)> {
+    let mut i = start;
+    let mut n: u64 = 0;
+    while let Some(&c) = data.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        n = n * 10 + d as u64;
+        i += 1;
+        if i - start > 18 {
+            return None;
+        }
+    }
+    if i == start || data.get(i) != Some(&b'\r') || data.get(i + 1) != Some(&b'\n') {
+        return None;
+    }
+    Some((n, i))
 }

@@ -2,6 +2,8 @@
 //! command encoder and conversions from replies to Rust types.
 
 mod convert;
+#[doc(hidden)]
+pub mod corpus;
 mod decode;
 mod encode;
 mod error;
