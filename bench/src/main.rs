@@ -6,7 +6,11 @@
 //! connection on a current-thread tokio runtime. The throughput and memory runs
 //! happen in child processes (this binary re-invoked with `child ...`) so that
 //! each client's peak resident memory is its own.
+//!
+//! `redwire-bench decode PARSER CORPUS REPS` runs one decoder on one corpus, for
+//! profiling (`perf record`, `valgrind --tool=callgrind`).
 
+mod alloc_count;
 mod clients;
 mod corpus;
 mod decoders;
@@ -62,6 +66,9 @@ impl Settings {
     }
 }
 
+#[global_allocator]
+static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
+
 const BIG_VALUE: usize = 1 << 20;
 const PIPELINE_LEN: usize = 10_000;
 
@@ -74,6 +81,29 @@ fn main() {
                 eprintln!("{e}");
                 std::process::exit(1);
             }
+        }
+        return;
+    }
+    if args.first().map(String::as_str) == Some("decode") {
+        // `decode PARSER CORPUS REPS`: one decoder on one corpus, for profilers.
+        let parser = match args.get(1).map(String::as_str) {
+            Some("redwire") => decoders::Parser::Redwire,
+            Some("redis-rs") => decoders::Parser::RedisRs,
+            Some("redis-protocol") => decoders::Parser::RedisProtocol,
+            _ => {
+                eprintln!("usage: redwire-bench decode redwire|redis-rs|redis-protocol 1..5 REPS");
+                std::process::exit(2);
+            }
+        };
+        let index: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1);
+        let reps: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(20);
+        let corpus = corpus::all()
+            .into_iter()
+            .nth(index.saturating_sub(1))
+            .expect("corpus 1..5");
+        match decoders::measure(parser, &corpus, reps) {
+            Ok(r) => println!("{}: {:.1} MB/s", corpus.name, r.mb_per_s()),
+            Err(e) => eprintln!("{e}"),
         }
         return;
     }
@@ -136,6 +166,7 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
 
     report.section("End to end: one connection, current-thread tokio runtime");
     let mut peaks = Vec::new();
+    let mut alloc_rows = Vec::new();
     for tasks in [64usize, 512] {
         eprintln!("throughput, {tasks} tasks...");
         let mut row = report.row(
@@ -148,6 +179,11 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
             "MiB",
             Better::Lower,
         );
+        let mut allocs = report.row(
+            format!("(a) {tasks} tasks: heap allocations"),
+            "per op",
+            Better::Lower,
+        );
         for client in Client::ALL {
             server.flushall();
             let result = spawn_child(&[
@@ -158,13 +194,22 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
                 &s.warmup.as_millis().to_string(),
                 &s.duration.as_millis().to_string(),
             ])
-            .and_then(|fields| Ok((parse(&fields, 0)?, parse(&fields, 1)?)));
-            row.set(client.into(), result.clone().map(|(ops, _)| ops));
-            peak.set(client.into(), result.map(|(_, hwm_kib)| hwm_kib / 1024.0));
+            .and_then(|fields| Ok((parse(&fields, 0)?, parse(&fields, 1)?, parse(&fields, 2)?)));
+            row.set(client.into(), result.clone().map(|(ops, _, _)| ops));
+            allocs.set(client.into(), result.clone().map(|(_, _, a)| a));
+            peak.set(
+                client.into(),
+                result.map(|(_, hwm_kib, _)| hwm_kib / 1024.0),
+            );
         }
         row.set(Column::RedisBenchmark, ceiling.clone());
         report.push(row);
+        alloc_rows.push(allocs);
         peaks.push(peak);
+    }
+
+    for row in alloc_rows {
+        report.push(row);
     }
 
     eprintln!("latency...");
@@ -389,7 +434,7 @@ fn child(args: &[String]) -> BenchResult<String> {
                 Duration::from_millis(num(4)?),
                 Duration::from_millis(num(5)?),
             );
-            let ops = runtime().block_on(async {
+            let t = runtime().block_on(async {
                 match client {
                     Client::Redwire => {
                         clients::redwire::throughput(port, tasks, warmup, duration).await
@@ -400,7 +445,12 @@ fn child(args: &[String]) -> BenchResult<String> {
                     Client::Fred => clients::fred::throughput(port, tasks, warmup, duration).await,
                 }
             })?;
-            Ok(format!("{ops:.0} {}", proc_status_kib("VmHWM:")?))
+            Ok(format!(
+                "{:.0} {} {:.2}",
+                t.ops_per_sec,
+                proc_status_kib("VmHWM:")?,
+                t.allocs_per_op
+            ))
         }
         "idle" => {
             let n = num(3)? as usize;

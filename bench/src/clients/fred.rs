@@ -10,6 +10,7 @@ use fred::types::Value;
 
 use super::{
     err, measure_recovery, run_workers, small_value, task_key, time_each, BenchResult, Recovery,
+    Throughput,
 };
 use crate::server::RedisServer;
 
@@ -33,7 +34,7 @@ pub async fn throughput(
     tasks: usize,
     warmup: Duration,
     duration: Duration,
-) -> BenchResult<f64> {
+) -> BenchResult<Throughput> {
     let client = connect(port).await?;
     run_workers(tasks, warmup, duration, |task, workers| {
         let client = client.clone();

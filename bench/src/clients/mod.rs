@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::alloc_count::allocations;
 use crate::server::{wait_ready, RedisServer};
 
 pub mod fred;
@@ -79,13 +80,20 @@ impl Workers {
     }
 }
 
+/// What a throughput run measured, after its warm-up.
+pub struct Throughput {
+    pub ops_per_sec: f64,
+    /// Heap allocations in the whole process (client, runtime and workers) per operation.
+    pub allocs_per_op: f64,
+}
+
 /// Operations per second, measured after a warm-up, over `duration`.
 pub async fn run_workers<F, Fut>(
     tasks: usize,
     warmup: Duration,
     duration: Duration,
     make: F,
-) -> BenchResult<f64>
+) -> BenchResult<Throughput>
 where
     F: Fn(usize, Workers) -> Fut,
     Fut: Future<Output = BenchResult<()>> + Send + 'static,
@@ -95,9 +103,17 @@ where
         .map(|i| tokio::spawn(make(i, workers.clone())))
         .collect();
     tokio::time::sleep(warmup).await;
-    let (ops0, t0) = (workers.ops.load(Ordering::Relaxed), Instant::now());
+    let (ops0, t0, a0) = (
+        workers.ops.load(Ordering::Relaxed),
+        Instant::now(),
+        allocations(),
+    );
     tokio::time::sleep(duration).await;
-    let (ops1, t1) = (workers.ops.load(Ordering::Relaxed), Instant::now());
+    let (ops1, t1, a1) = (
+        workers.ops.load(Ordering::Relaxed),
+        Instant::now(),
+        allocations(),
+    );
     workers.stop.store(true, Ordering::Relaxed);
     for h in handles {
         h.await.map_err(err)??;
@@ -105,7 +121,11 @@ where
     if ops1 == ops0 {
         return Err("no operation completed".into());
     }
-    Ok((ops1 - ops0) as f64 / (t1 - t0).as_secs_f64())
+    let ops = (ops1 - ops0) as f64;
+    Ok(Throughput {
+        ops_per_sec: ops / (t1 - t0).as_secs_f64(),
+        allocs_per_op: (a1 - a0) as f64 / ops,
+    })
 }
 
 /// Times `samples` sequential calls of `op` after `warmup` untimed ones.

@@ -10,6 +10,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnecti
 
 use super::{
     err, measure_recovery, run_workers, small_value, task_key, time_each, BenchResult, Recovery,
+    Throughput,
 };
 use crate::server::RedisServer;
 
@@ -29,7 +30,7 @@ pub async fn throughput(
     tasks: usize,
     warmup: Duration,
     duration: Duration,
-) -> BenchResult<f64> {
+) -> BenchResult<Throughput> {
     let conn = connect(port).await?;
     run_workers(tasks, warmup, duration, |task, workers| {
         let mut conn = conn.clone();

@@ -9,6 +9,7 @@ use redwire::{cmd, Backoff, Client, ClientConfig, Value};
 
 use super::{
     err, measure_recovery, run_workers, small_value, task_key, time_each, BenchResult, Recovery,
+    Throughput,
 };
 use crate::server::RedisServer;
 
@@ -25,7 +26,7 @@ pub async fn throughput(
     tasks: usize,
     warmup: Duration,
     duration: Duration,
-) -> BenchResult<f64> {
+) -> BenchResult<Throughput> {
     let client = connect(port).await?;
     run_workers(tasks, warmup, duration, |task, workers| {
         let client = client.clone();
