@@ -67,6 +67,8 @@ pub(crate) struct Driver {
     io: Io,
     inbox: Vec<Msg>,
     read_buf: Box<[u8]>,
+    /// Set once the connection ended and everything was answered.
+    finished: bool,
     timer: Option<Pin<Box<dyn AsyncTimer>>>,
     timer_at: Option<Instant>,
 }
@@ -84,6 +86,7 @@ impl Driver {
                 last_reason: None,
             },
             inbox: Vec::new(),
+            finished: false,
             read_buf: vec![0; READ_BUF].into_boxed_slice(),
             timer: None,
             timer_at: None,
@@ -266,11 +269,15 @@ impl Driver {
             ),
             _ => Ended::Closed,
         };
+        let error = match &ended {
+            Ended::Failed(reason) => RequestError::Failed(reason.clone()),
+            _ => RequestError::Closed,
+        };
         let mut leftover = std::mem::take(&mut self.inbox);
-        leftover.extend(self.io.shared.end(ended.clone()));
+        leftover.extend(self.io.shared.end(ended));
         for msg in leftover {
             if let Msg::Request(_, reply) = msg {
-                let _ = reply.send(Err(ended.request_error()));
+                let _ = reply.send(Err(error.clone()));
             }
         }
         // The core answers every request before it ends; should one slip through, say it may
@@ -286,6 +293,19 @@ impl Driver {
             }
         }
         self.io.shared.close_subscribers();
+        self.finished = true;
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The runtime dropped the task unfinished (shut down). Requests still queued, and
+            // later ones, must not wait for ever: their reply slots are dropped here, which
+            // their callers see as `Error::DriverStopped`, and the event streams end.
+            drop(self.io.shared.end(Ended::Stopped));
+            self.io.shared.close_subscribers();
+        }
     }
 }
 

@@ -239,7 +239,7 @@ impl Client {
         let (tx, rx) = oneshot::channel();
         let state = match self.handle.shared.push(Msg::Request(request, tx)) {
             Ok(()) => ReplyState::Waiting(rx),
-            Err((_, ended)) => ReplyState::Done(Some(ended.request_error().into())),
+            Err((_, ended)) => ReplyState::Done(Some(ended.error())),
         };
         Reply {
             state,

@@ -30,13 +30,17 @@ pub(crate) enum Msg {
 pub(crate) enum Ended {
     Closed,
     Failed(CloseReason),
+    /// The driver task was dropped unfinished (its runtime shut down).
+    Stopped,
 }
 
 impl Ended {
-    pub(crate) fn request_error(&self) -> RequestError {
+    /// What a request that arrives after the end is answered with.
+    pub(crate) fn error(&self) -> crate::Error {
         match self {
-            Ended::Closed => RequestError::Closed,
-            Ended::Failed(reason) => RequestError::Failed(reason.clone()),
+            Ended::Closed => crate::Error::Closed,
+            Ended::Failed(reason) => crate::Error::Failed(reason.clone()),
+            Ended::Stopped => crate::Error::DriverStopped,
         }
     }
 }
@@ -117,7 +121,17 @@ impl Shared {
     pub(crate) fn subscribe(&self) -> (mpsc::UnboundedReceiver<Transition>, StateKind) {
         let (tx, rx) = mpsc::unbounded();
         let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
-        subs.push(tx);
+        // The driver marks the end before clearing the subscribers, so a stream opened after
+        // the end is seen here and ends at once instead of waiting for ever.
+        let ended = self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ended
+            .is_some();
+        if !ended {
+            subs.push(tx);
+        }
         (rx, self.state())
     }
 

@@ -87,6 +87,13 @@ pub struct Rt {
 }
 
 impl Rt {
+    /// The harness for runtime `R`.
+    pub fn of<R: TestRuntime>() -> Rt {
+        Rt {
+            runtime: R::runtime(),
+        }
+    }
+
     /// The client runtime.
     pub fn runtime(&self) -> Arc<dyn Runtime> {
         self.runtime.clone()

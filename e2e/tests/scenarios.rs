@@ -519,3 +519,53 @@ async fn server_restart_recovers_without_user_action(rt: Rt) {
     assert_eq!(client.state(), StateKind::Connected);
     client.close().await;
 }
+
+/// A runtime shutting down under a client (tokio-specific: only tokio lets a test drop a
+/// runtime with tasks on it). Requests then fail instead of waiting for ever.
+#[test]
+fn runtime_shutdown_answers_waiting_requests() {
+    let server = RedisServer::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (client, blocked) = rt.block_on(async {
+        let client = Rt::of::<redwire_e2e::Tokio>()
+            .connect(config(&server))
+            .await
+            .expect("connect");
+        // Blocks on the server until the connection goes away.
+        let blocked = client.send(&cmd("BLPOP").arg("never").arg(0));
+        // Let the driver write it, until the server reports the blocked client.
+        let deadline = std::time::Instant::now() + PROMPT;
+        while !server
+            .command(&["INFO", "clients"])
+            .as_str()
+            .unwrap_or_default()
+            .contains("blocked_clients:1")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "BLPOP never reached the server"
+            );
+            tokio::task::yield_now().await;
+        }
+        (client, blocked)
+    });
+    drop(rt);
+    let later = client.send(&cmd("PING"));
+    let other = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    other.block_on(async {
+        assert_eq!(blocked.await, Err(Error::DriverStopped));
+        assert_eq!(later.await, Err(Error::DriverStopped));
+    });
+    let mut events = client.events();
+    assert_eq!(
+        other.block_on(events.next()),
+        None,
+        "event streams end with the driver"
+    );
+}
