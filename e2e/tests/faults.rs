@@ -1,0 +1,774 @@
+//! Fault-injection suite: every common way a connection dies, against real processes
+//! (redis-server, HAProxy, and the testkit's fault-injecting proxy), on tokio, async-std and
+//! smol. Each scenario runs writers throughout and checks, against what the server holds at
+//! the end, that nothing acknowledged was lost, nothing reported unwritten was run, nothing ran
+//! twice and no reply went to the wrong request (see `fault_support`).
+//!
+//! Every scenario prints one summary line; with `REDWIRE_RELIABILITY_OUT=<file>` it also appends
+//! a machine-readable line there, from which `scripts/reliability` renders docs/reliability.md.
+//!
+//! Waits are bounded and wait for events; the only fixed pauses are the outage lengths the
+//! scenarios are about (a backend kept down for N seconds) and writer pacing.
+
+mod fault_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fault_support::*;
+use redwire_client::{
+    cmd, ClientConfig, CloseReason, Error, QueuePolicy, ServerErrorCode, StateKind, TimeoutKind,
+};
+use redwire_e2e::testkit::{free_port, Cut, FaultProxy, Haproxy, RedisServer};
+use redwire_e2e::Rt;
+
+/// Bound on waits for things that should happen promptly.
+const PROMPT: Duration = Duration::from_secs(15);
+/// Writer pacing between rounds.
+const PACE: Duration = Duration::from_millis(2);
+
+redwire_e2e::runtime_tests!(
+    scenario_1_haproxy_backend_killed,
+    scenario_2_kill_9_and_restart_with_backoff,
+    scenario_3a_shutdown_nosave,
+    scenario_3b_client_kill,
+    scenario_4a_black_hole_busy,
+    scenario_4b_black_hole_idle,
+    scenario_5_debug_sleep_past_response_timeout,
+    scenario_6_garbage_from_server,
+    scenario_7_password_changed_while_down,
+    scenario_8_unreachable_with_max_attempts,
+    scenario_9_queue_bound_and_fail_fast,
+);
+
+fn tcp(port: u16) -> ClientConfig {
+    ClientConfig::tcp("127.0.0.1", port)
+}
+
+fn is_transport(r: &CloseReason) -> bool {
+    matches!(r, CloseReason::PeerClosed | CloseReason::Io(_))
+}
+
+/// Scenario 1: Client through HAProxy (health check PING/+PONG every 100 ms, on-marked-down
+/// shutdown-sessions), default client settings. The backend is killed with requests in flight;
+/// HAProxy closes the client's socket; the backend is restarted.
+async fn scenario_1_haproxy_backend_killed(rt: Rt) {
+    let server = durable(RedisServer::builder());
+    let addr = lock(&server).addr();
+    let haproxy = Arc::new(Haproxy::start(addr));
+    let client = rt.client(tcp(haproxy.port()));
+    let events = collect_events(&rt, &client);
+    let mut ev = client.events();
+    let writers = Writers::start(&rt, &client, "s1", 2, PACE);
+    writers
+        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .await;
+
+    let s = server.clone();
+    blocking(move || lock(&s).kill()).await;
+    let (lost_conn, _) = rt
+        .wait_transition(&mut ev, PROMPT, "the connection to drop", |t| {
+            t.to == StateKind::Reconnecting
+        })
+        .await;
+    let reason = lost_conn.reason.clone().expect("a close reason");
+    assert!(
+        is_transport(&reason),
+        "HAProxy closing the session is peer-closed or I/O: {reason:?}"
+    );
+
+    // Down for a second: several failed attempts through HAProxy (it accepts, then closes).
+    sleep(&rt, Duration::from_secs(1)).await;
+    let (s, h) = (server.clone(), haproxy.clone());
+    let back = blocking(move || {
+        lock(&s).start_again();
+        // The backend counts as reachable again when HAProxy's health check marks it up.
+        while !h.backend_is_up() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Instant::now()
+    })
+    .await;
+    writers
+        .wait_acks(
+            &rt,
+            30,
+            PROMPT,
+            "acknowledgements after the backend is back",
+        )
+        .await;
+    let ops = writers.finish(&rt, PROMPT).await;
+
+    let ttr = time_to_recover(&ops, back);
+    let after = failures_after_recovery(&ops, back);
+    assert!(
+        after.is_empty(),
+        "requests failed after recovery: {after:?}"
+    );
+    let tally = {
+        let s = lock(&server);
+        check(&s, &format!("s1:{}", runtime_name()), &ops)
+    };
+    let evs = events.lock().unwrap().clone();
+    Summary {
+        id: "1",
+        title: "HAProxy: backend killed, sessions shut, backend restarted (defaults)",
+        recovered: "yes",
+        ttr,
+        reasons: reasons_of(&evs),
+        tally: &tally,
+    }
+    .emit();
+    tally.assert_clean();
+    client.close().await;
+}
+
+/// Scenario 2: `kill -9`, restart on the same port after longer than several backoff steps, default
+/// settings: the events show growing, jittered delays, then recovery.
+async fn scenario_2_kill_9_and_restart_with_backoff(rt: Rt) {
+    let server = durable(RedisServer::builder());
+    let port = lock(&server).port();
+    let config = tcp(port);
+    let backoff = config.core().backoff;
+    let client = rt.client(config);
+    let events = collect_events(&rt, &client);
+    let writers = Writers::start(&rt, &client, "s2", 2, PACE);
+    writers
+        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .await;
+
+    let s = server.clone();
+    let killed = Instant::now();
+    blocking(move || lock(&s).kill()).await;
+    // Default backoff: 100 ms doubling, so two seconds cover four or five attempts.
+    sleep(&rt, Duration::from_secs(2)).await;
+    let s = server.clone();
+    let back = blocking(move || {
+        lock(&s).start_again();
+        Instant::now()
+    })
+    .await;
+    writers
+        .wait_acks(&rt, 30, PROMPT, "acknowledgements after the restart")
+        .await;
+    let ops = writers.finish(&rt, PROMPT).await;
+
+    let evs = events.lock().unwrap().clone();
+    // Delay of each wait: from entering Reconnecting to the next Connecting.
+    let mut delays = Vec::new();
+    for w in evs.windows(2) {
+        if w[0].to == StateKind::Reconnecting
+            && w[1].to == StateKind::Connecting
+            && w[0].at >= killed
+        {
+            delays.push((w[0].attempt, w[1].at - w[0].at));
+        }
+    }
+    assert!(
+        delays.len() >= 3,
+        "expected several attempts during a 2 s outage: {delays:?}\n{evs:#?}"
+    );
+    let slack = Duration::from_millis(60);
+    let mut jittered = 0;
+    for &(attempt, d) in &delays {
+        let nominal = backoff.delay(attempt.saturating_sub(1));
+        let low = nominal.mul_f64(1.0 - backoff.jitter);
+        assert!(
+            d + Duration::from_millis(2) >= low && d <= nominal + slack,
+            "attempt {attempt}: {d:?} not in [{low:?}, {nominal:?}]"
+        );
+        if d + Duration::from_millis(2) < nominal {
+            jittered += 1;
+        }
+    }
+    assert!(jittered > 0, "no delay was shortened by jitter: {delays:?}");
+    let growing = delays
+        .windows(2)
+        .all(|w| w[1].1 + Duration::from_millis(30) >= w[0].1);
+    assert!(
+        growing && delays.last().unwrap().1 > delays[0].1 * 2,
+        "backoff does not grow: {delays:?}"
+    );
+
+    let ttr = time_to_recover(&ops, back);
+    let after = failures_after_recovery(&ops, back);
+    assert!(
+        after.is_empty(),
+        "requests failed after recovery: {after:?}"
+    );
+    let tally = check(&lock(&server), &format!("s2:{}", runtime_name()), &ops);
+    let shown: Vec<String> = delays
+        .iter()
+        .map(|(a, d)| format!("#{a}:{}ms", d.as_millis()))
+        .collect();
+    Summary {
+        id: "2",
+        title: "kill -9, restart on the same port after 2 s (defaults)",
+        recovered: "yes",
+        ttr,
+        reasons: format!("{}; backoff {}", reasons_of(&evs), shown.join(" ")),
+        tally: &tally,
+    }
+    .emit();
+    tally.assert_clean();
+    client.close().await;
+}
+
+/// Scenario 3a: `SHUTDOWN NOSAVE`, then a restart.
+async fn scenario_3a_shutdown_nosave(rt: Rt) {
+    let server = durable(RedisServer::builder());
+    let port = lock(&server).port();
+    let client = rt.client(fast_backoff(tcp(port)));
+    let events = collect_events(&rt, &client);
+    let mut ev = client.events();
+    let writers = Writers::start(&rt, &client, "s3a", 2, PACE);
+    writers
+        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .await;
+
+    let s = server.clone();
+    blocking(move || lock(&s).shutdown_nosave()).await;
+    let (t, _) = rt
+        .wait_transition(&mut ev, PROMPT, "the drop", |t| {
+            t.to == StateKind::Reconnecting
+        })
+        .await;
+    assert!(is_transport(t.reason.as_ref().unwrap()), "{t:?}");
+    let s = server.clone();
+    let back = blocking(move || {
+        lock(&s).start_again();
+        Instant::now()
+    })
+    .await;
+    writers
+        .wait_acks(&rt, 30, PROMPT, "acknowledgements after the restart")
+        .await;
+    let ops = writers.finish(&rt, PROMPT).await;
+    assert!(failures_after_recovery(&ops, back).is_empty());
+    let tally = check(&lock(&server), &format!("s3a:{}", runtime_name()), &ops);
+    let evs = events.lock().unwrap().clone();
+    Summary {
+        id: "3a",
+        title: "SHUTDOWN NOSAVE, restart",
+        recovered: "yes",
+        ttr: time_to_recover(&ops, back),
+        reasons: reasons_of(&evs),
+        tally: &tally,
+    }
+    .emit();
+    tally.assert_clean();
+    client.close().await;
+}
+
+/// Scenario 3b: `CLIENT KILL TYPE normal` while the server stays up.
+async fn scenario_3b_client_kill(rt: Rt) {
+    let server = durable(RedisServer::builder());
+    let port = lock(&server).port();
+    let client = rt.client(fast_backoff(tcp(port)));
+    let events = collect_events(&rt, &client);
+    let mut ev = client.events();
+    let writers = Writers::start(&rt, &client, "s3b", 2, PACE);
+    writers
+        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .await;
+
+    let s = server.clone();
+    let back = blocking(move || {
+        let r = lock(&s).command(&["CLIENT", "KILL", "TYPE", "normal"]);
+        assert!(
+            r.as_int().unwrap_or(0) >= 1,
+            "CLIENT KILL killed nothing: {r}"
+        );
+        Instant::now()
+    })
+    .await;
+    let (t, _) = rt
+        .wait_transition(&mut ev, PROMPT, "the drop", |t| {
+            t.to == StateKind::Reconnecting
+        })
+        .await;
+    assert!(is_transport(t.reason.as_ref().unwrap()), "{t:?}");
+    writers
+        .wait_acks(&rt, 30, PROMPT, "acknowledgements after the kill")
+        .await;
+    let ops = writers.finish(&rt, PROMPT).await;
+    assert!(failures_after_recovery(&ops, back).is_empty());
+    let tally = check(&lock(&server), &format!("s3b:{}", runtime_name()), &ops);
+    let evs = events.lock().unwrap().clone();
+    Summary {
+        id: "3b",
+        title: "CLIENT KILL TYPE normal",
+        recovered: "yes",
+        ttr: time_to_recover(&ops, back),
+        reasons: reasons_of(&evs),
+        tally: &tally,
+    }
+    .emit();
+    tally.assert_clean();
+    client.close().await;
+}
+
+/// Short bounds for the black-hole scenarios.
+fn black_hole_config(port: u16) -> ClientConfig {
+    fast_backoff(tcp(port))
+        .unresponsive_timeout(Some(Duration::from_millis(500)))
+        .health_check_interval(Some(Duration::from_millis(800)))
+        .health_check_timeout(Duration::from_millis(300))
+        .handshake_timeout(Duration::from_millis(500))
+}
+
+/// Scenario 4a: Black hole with requests outstanding: detected by the unresponsive bound.
+async fn scenario_4a_black_hole_busy(rt: Rt) {
+    black_hole(rt, true).await
+}
+
+/// Scenario 4b: Black hole on an idle connection: detected by the health check.
+async fn scenario_4b_black_hole_idle(rt: Rt) {
+    black_hole(rt, false).await
+}
+
+async fn black_hole(rt: Rt, busy: bool) {
+    let server = durable(RedisServer::builder());
+    let proxy = Arc::new(FaultProxy::start(lock(&server).addr()));
+    let config = black_hole_config(proxy.port());
+    let core = config.core().clone();
+    let client = rt.client(config);
+    let events = collect_events(&rt, &client);
+    let mut ev = client.events();
+    let name = if busy { "s4a" } else { "s4b" };
+    let writers = Writers::start(&rt, &client, name, 2, PACE);
+    writers
+        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .await;
+    if !busy {
+        writers.pause();
+        wait_async(&rt, "the writers to be idle", PROMPT, || writers.idle()).await;
+    }
+
+    let start = Instant::now();
+    proxy.blackhole();
+    let (t, _) = rt
+        .wait_transition(&mut ev, PROMPT, "the dead link to be noticed", |t| {
+            t.to == StateKind::Reconnecting
+        })
+        .await;
+    let detected = t.at.saturating_duration_since(start);
+    let (expected, bound) = if busy {
+        (
+            TimeoutKind::Unresponsive,
+            core.unresponsive_timeout.unwrap(),
+        )
+    } else {
+        (
+            TimeoutKind::HealthCheck,
+            core.health_check_interval.unwrap() + core.health_check_timeout,
+        )
+    };
+    assert_eq!(t.reason, Some(CloseReason::Timeout(expected)), "{t:?}");
+    // Within its configured bound (plus scheduling slack), not some unrelated, longer timer.
+    assert!(
+        detected <= bound + Duration::from_millis(500),
+        "detected after {detected:?}, bound {bound:?}"
+    );
+
+    // The path heals: what the black hole held is dropped, as a dead link would.
+    proxy.cut_all(Cut::Rst);
+    let back = Instant::now();
+    proxy.resume();
+    writers.resume();
+    writers
+        .wait_acks(&rt, 30, PROMPT, "acknowledgements after the path healed")
+        .await;
+    let ops = writers.finish(&rt, PROMPT).await;
+    assert!(failures_after_recovery(&ops, back).is_empty());
+    let tally = check(&lock(&server), &format!("{name}:{}", runtime_name()), &ops);
+    let evs = events.lock().unwrap().clone();
+    Summary {
+        id: if busy { "4a" } else { "4b" },
+        title: if busy {
+            "black hole, requests outstanding (unresponsive bound 500 ms)"
+        } else {
+            "black hole, idle (health check every 800 ms, 300 ms timeout)"
+        },
+        recovered: "yes",
+        ttr: time_to_recover(&ops, back),
+        reasons: format!(
+            "{}; detected after {} ms",
+            reasons_of(&evs),
+            detected.as_millis()
+        ),
+        tally: &tally,
+    }
+    .emit();
+    tally.assert_clean();
+    client.close().await;
+}
+
+/// Scenario 5: `DEBUG SLEEP` longer than the response timeout: that request times out at its deadline,
+/// the connection stays in sync (later requests get their own replies), no reconnect.
+async fn scenario_5_debug_sleep_past_response_timeout(rt: Rt) {
+    let server = durable(RedisServer::builder());
+    let port = lock(&server).port();
+    let timeout = Duration::from_millis(300);
+    let client = rt.client(fast_backoff(tcp(port)).response_timeout(Some(timeout)));
+    let events = collect_events(&rt, &client);
+    let writers = Writers::start(&rt, &client, "s5", 2, PACE);
+    writers
+        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .await;
+
+    let t0 = Instant::now();
+    let slow = client.send(&cmd("DEBUG").arg("SLEEP").arg("1.5"));
+    // An admin connection queued behind the sleep answers when the server is responsive again.
+    let s = server.clone();
+    let back = blocking(move || {
+        let _ = lock(&s).command(&["PING"]);
+        Instant::now()
+    });
+    let err = slow.await.unwrap_err();
+    let waited = t0.elapsed();
+    assert_eq!(err, Error::Timeout { written: true });
+    // Failed at its own deadline, not when the late reply came (1.5 s).
+    assert!(
+        waited < Duration::from_millis(1200),
+        "held for {waited:?} with a {timeout:?} timeout"
+    );
+    let back = back.await;
+    writers
+        .wait_acks(&rt, 60, PROMPT, "acknowledgements after the sleep")
+        .await;
+    let ops = writers.finish(&rt, PROMPT).await;
+    assert!(failures_after_recovery(&ops, back).is_empty());
+    let evs = events.lock().unwrap().clone();
+    assert!(
+        evs.iter()
+            .all(|t| t.to == StateKind::Connected || t.to == StateKind::Connecting),
+        "no reconnect should be needed: {evs:#?}"
+    );
+    let tally = check(&lock(&server), &format!("s5:{}", runtime_name()), &ops);
+    Summary {
+        id: "5",
+        title: "DEBUG SLEEP 1.5 s with a 300 ms response timeout",
+        recovered: "yes (no reconnect)",
+        ttr: time_to_recover(&ops, back),
+        reasons: format!("sleeping request: {err:?} after {} ms", waited.as_millis()),
+        tally: &tally,
+    }
+    .emit();
+    tally.assert_clean();
+    client.close().await;
+}
+
+/// Scenario 6: Bytes that are not RESP arrive from the server side while a request waits:
+/// protocol-error close, the waiting request fails (never gets the garbage as its reply),
+/// reconnect.
+async fn scenario_6_garbage_from_server(rt: Rt) {
+    let server = durable(RedisServer::builder());
+    let proxy = Arc::new(FaultProxy::start(lock(&server).addr()));
+    let client = rt.client(fast_backoff(tcp(proxy.port())));
+    let events = collect_events(&rt, &client);
+    let mut ev = client.events();
+    let writers = Writers::start(&rt, &client, "s6", 2, PACE);
+    writers
+        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .await;
+    writers.pause();
+    wait_async(&rt, "the writers to be idle", PROMPT, || writers.idle()).await;
+
+    // A request that is waiting at the server when the garbage comes.
+    let blocked = client.send(&cmd("BLPOP").arg("s6:nothing").arg(10));
+    let s = server.clone();
+    blocking(move || {
+        redwire_e2e::testkit::wait_for("BLPOP to block", PROMPT, || {
+            lock(&s)
+                .command(&["INFO", "clients"])
+                .to_string()
+                .contains("blocked_clients:1")
+        })
+    })
+    .await;
+    let back = Instant::now();
+    assert_eq!(proxy.inject_to_clients(b"\x00\x01this is not RESP\r\n"), 1);
+    let err = rt
+        .within("the waiting request to fail", PROMPT, blocked)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::ConnectionLost {
+                reason: CloseReason::Protocol(_),
+                ..
+            }
+        ),
+        "the waiting request fails with the protocol error, never gets a reply: {err:?}"
+    );
+    let (t, _) = rt
+        .wait_transition(&mut ev, PROMPT, "the protocol-error close", |t| {
+            t.to == StateKind::Reconnecting
+        })
+        .await;
+    assert!(matches!(t.reason, Some(CloseReason::Protocol(_))), "{t:?}");
+    writers.resume();
+    writers
+        .wait_acks(&rt, 30, PROMPT, "acknowledgements after reconnecting")
+        .await;
+    let ops = writers.finish(&rt, PROMPT).await;
+    assert!(failures_after_recovery(&ops, back).is_empty());
+    let tally = check(&lock(&server), &format!("s6:{}", runtime_name()), &ops);
+    let evs = events.lock().unwrap().clone();
+    Summary {
+        id: "6",
+        title: "garbage injected from the server side",
+        recovered: "yes",
+        ttr: time_to_recover(&ops, back),
+        reasons: format!("{}; waiting request: {err:?}", reasons_of(&evs)),
+        tally: &tally,
+    }
+    .emit();
+    tally.assert_clean();
+    client.close().await;
+}
+
+/// Scenario 7: The password changes while the client is disconnected: the handshake is rejected with
+/// WRONGPASS, the client ends in Failed with that typed reason, queued requests fail with it,
+/// and it stops retrying.
+async fn scenario_7_password_changed_while_down(rt: Rt) {
+    let server = durable(RedisServer::builder().requirepass("before"));
+    let port = lock(&server).port();
+    let client = rt.client(fast_backoff(tcp(port)).password("before"));
+    let events = collect_events(&rt, &client);
+    let mut ev = client.events();
+    let writers = Writers::start(&rt, &client, "s7", 2, PACE);
+    writers
+        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .await;
+
+    let s = server.clone();
+    blocking(move || {
+        let mut s = lock(&s);
+        s.kill();
+        s.set_requirepass(Some("after"));
+        s.start_again();
+    })
+    .await;
+    let (failed, _) = rt.wait_state(&mut ev, StateKind::Failed, PROMPT).await;
+    let reason = failed.reason.clone().expect("a reason");
+    assert!(
+        matches!(&reason, CloseReason::HandshakeRejected(e) if e.code == ServerErrorCode::WrongPass),
+        "{reason:?}"
+    );
+    // Terminal: the event stream ends, no further attempt is made.
+    rt.within("the event stream to end", PROMPT, async {
+        while ev.next().await.is_some() {}
+    })
+    .await;
+    assert_eq!(client.state(), StateKind::Failed);
+    let late = client.send(&cmd("PING")).await.unwrap_err();
+    assert!(
+        matches!(&late, Error::Failed(r) if *r == reason),
+        "{late:?}"
+    );
+    let ops = writers.finish(&rt, PROMPT).await;
+    // Every request answered after the failure carries the typed reason.
+    let failed_at = failed.at;
+    for op in ops.iter().filter(|o| o.issued > failed_at) {
+        assert!(
+            matches!(&op.result, Err(Error::Failed(r)) if *r == reason),
+            "{op:?}"
+        );
+    }
+    let connects = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|t| t.to == StateKind::Connecting)
+        .count();
+    let tally = check(&lock(&server), &format!("s7:{}", runtime_name()), &ops);
+    Summary {
+        id: "7",
+        title: "password changed while disconnected",
+        recovered: "no: Failed (WRONGPASS), as specified",
+        ttr: None,
+        reasons: format!("{reason:?} after {connects} connection attempts"),
+        tally: &tally,
+    }
+    .emit();
+    tally.assert_clean();
+}
+
+/// Scenario 8: Nothing listens from the start, with a maximum number of attempts: Failed after exactly
+/// that many.
+async fn scenario_8_unreachable_with_max_attempts(rt: Rt) {
+    // The writers' requests must all fail unwritten; a real server shows none of them ran.
+    let server = RedisServer::start();
+    let dead_port = free_port();
+    let client = rt.client(fast_backoff(tcp(dead_port)).max_attempts(Some(4)));
+    let events = collect_events(&rt, &client);
+    let mut ev = client.events();
+    let writers = Writers::start(&rt, &client, "s8", 2, PACE);
+    let (failed, _) = rt.wait_state(&mut ev, StateKind::Failed, PROMPT).await;
+    rt.within("the event stream to end", PROMPT, async {
+        while ev.next().await.is_some() {}
+    })
+    .await;
+    let ops = writers.finish(&rt, PROMPT).await;
+    let evs = events.lock().unwrap().clone();
+    let attempts = evs.iter().filter(|t| t.to == StateKind::Connecting).count()
+        // The first attempt starts in Connecting, without a transition into it.
+        + 1;
+    assert_eq!(attempts, 4, "{evs:#?}");
+    assert_eq!(
+        failed.reason,
+        Some(CloseReason::Io(std::io::ErrorKind::ConnectionRefused))
+    );
+    assert!(
+        ops.iter()
+            .all(|o| matches!(&o.result, Err(e) if !e.was_written())),
+        "all unwritten"
+    );
+    let tally = check(&server, &format!("s8:{}", runtime_name()), &ops);
+    Summary {
+        id: "8",
+        title: "unreachable from the start, max 4 attempts",
+        recovered: "no: Failed after exactly 4 attempts, as specified",
+        ttr: None,
+        reasons: format!("{:?}", failed.reason.unwrap()),
+        tally: &tally,
+    }
+    .emit();
+    tally.assert_clean();
+}
+
+/// Scenario 9: Backend down longer than the queue bound allows: beyond the bound, requests get
+/// queue-full at once; with fail-fast, every request fails at once; service resumes after.
+async fn scenario_9_queue_bound_and_fail_fast(rt: Rt) {
+    let server = durable(RedisServer::builder());
+    let port = lock(&server).port();
+    let limit = 20;
+    let queued = rt.client(fast_backoff(tcp(port)).queue_limit(limit));
+    let fail_fast = rt.client(fast_backoff(tcp(port)).queue_policy(QueuePolicy::FailFast));
+    let events = collect_events(&rt, &queued);
+    let (mut ev_q, mut ev_f) = (queued.events(), fail_fast.events());
+    let writers = Writers::start(&rt, &queued, "s9", 2, PACE);
+    writers
+        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .await;
+    assert_eq!(
+        fail_fast.send(&cmd("PING")).await.unwrap(),
+        redwire_client::Value::SimpleString("PONG".into())
+    );
+
+    let s = server.clone();
+    blocking(move || lock(&s).kill()).await;
+    rt.wait_state(&mut ev_q, StateKind::Reconnecting, PROMPT)
+        .await;
+    rt.wait_state(&mut ev_f, StateKind::Reconnecting, PROMPT)
+        .await;
+
+    // A burst while down: at most `limit` wait (the writers hold a few slots), the rest are
+    // refused at once. "At once" is checked without a clock: they are answered while the
+    // server is still down.
+    let burst: Vec<_> = (0..50)
+        .map(|i| queued.send(&cmd("SET").arg(format!("s9:burst:{i}")).arg(i)))
+        .collect();
+    let ff: Vec<_> = (0..10)
+        .map(|i| fail_fast.send(&cmd("SET").arg(format!("s9:ff:{i}")).arg(i)))
+        .collect();
+    let answers = Arc::new(std::sync::Mutex::new(0usize));
+    let mut pending = Vec::new();
+    for r in burst {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let answers = answers.clone();
+        drop(rt.spawn(async move {
+            let r = r.await;
+            *answers.lock().unwrap() += 1;
+            let _ = tx.send(r);
+        }));
+        pending.push(rx);
+    }
+    // The refusals need no I/O: wait for them (the queued ones cannot be answered while the
+    // server is down).
+    wait_async(&rt, "the queue-full refusals", PROMPT, || {
+        *answers.lock().unwrap() >= 50 - limit
+    })
+    .await;
+    let mut full = 0;
+    let mut still_pending = Vec::new();
+    for mut rx in pending {
+        match rx.try_recv() {
+            Ok(Some(Err(Error::QueueFull))) => full += 1,
+            Ok(Some(other)) => panic!("while down, a burst request got {other:?}"),
+            _ => still_pending.push(rx),
+        }
+    }
+    let pending = still_pending;
+    assert!(
+        full >= 50 - limit,
+        "{full} refused with queue-full, limit {limit}"
+    );
+    assert!(
+        pending.len() <= limit,
+        "{} queued beyond the limit {limit}",
+        pending.len()
+    );
+    for r in ff {
+        let e = rt.within("fail-fast answers", PROMPT, r).await.unwrap_err();
+        assert!(matches!(e, Error::NotConnected(_)), "{e:?}");
+    }
+    let s = server.clone();
+    assert!(
+        !blocking(move || lock(&s).is_running()).await,
+        "answered while the server was still down"
+    );
+
+    let s = server.clone();
+    let back = blocking(move || {
+        lock(&s).start_again();
+        Instant::now()
+    })
+    .await;
+    for rx in pending {
+        let r = rt
+            .within("queued requests after recovery", PROMPT, rx)
+            .await
+            .expect("answered");
+        assert!(r.is_ok(), "a queued request failed: {r:?}");
+    }
+    rt.wait_state(&mut ev_f, StateKind::Connected, PROMPT).await;
+    fail_fast
+        .send(&cmd("SET").arg("s9:ff:after").arg(1))
+        .await
+        .expect("fail-fast client works again");
+    writers
+        .wait_acks(&rt, 30, PROMPT, "acknowledgements after the restart")
+        .await;
+    let ops = writers.finish(&rt, PROMPT).await;
+    assert!(failures_after_recovery(&ops, back).is_empty());
+    let (tally, ff_present) = {
+        let s = lock(&server);
+        let present = s.command(&["EXISTS", "s9:ff:0", "s9:ff:9"]).as_int();
+        (check(&s, &format!("s9:{}", runtime_name()), &ops), present)
+    };
+    assert_eq!(
+        ff_present,
+        Some(0),
+        "fail-fast requests were reported unwritten and must not have run"
+    );
+    let evs = events.lock().unwrap().clone();
+    Summary {
+        id: "9",
+        title: "down beyond the queue bound (limit 20) / fail-fast",
+        recovered: "yes",
+        ttr: time_to_recover(&ops, back),
+        reasons: format!(
+            "{}; burst of 50: {full} queue-full; fail-fast: 10/10 NotConnected",
+            reasons_of(&evs)
+        ),
+        tally: &tally,
+    }
+    .emit();
+    tally.assert_clean();
+    queued.close().await;
+    fail_fast.close().await;
+}
