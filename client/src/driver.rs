@@ -236,24 +236,37 @@ impl Driver {
         let Some(at) = self.conn.poll_timeout() else {
             return false;
         };
-        let timer = match &mut self.timer {
-            Some(timer) => {
-                if self.timer_at != Some(at) {
-                    timer.as_mut().reset(at);
+        loop {
+            let timer = match &mut self.timer {
+                Some(timer) => timer,
+                None => {
+                    self.timer_at = Some(at);
+                    self.timer.insert(self.io.runtime.new_timer(at))
                 }
-                timer
+            };
+            // Deadlines such as the health check move later with every byte of traffic.
+            // Moving a runtime timer costs a trip to its wheel or heap, so the timer is only
+            // moved earlier here; when it fires too early it is moved once, below.
+            if self.timer_at.map_or(true, |armed| armed > at) {
+                timer.as_mut().reset(at);
+                self.timer_at = Some(at);
             }
-            None => self.timer.insert(self.io.runtime.new_timer(at)),
-        };
-        self.timer_at = Some(at);
-        if timer.as_mut().poll(cx).is_pending() {
-            return false;
+            if timer.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            if self.timer_at.is_some_and(|armed| armed < at) {
+                timer.as_mut().reset(at);
+                self.timer_at = Some(at);
+                continue;
+            }
+            // Fired for the current deadline. A timer may fire a hair before the clock reads
+            // the deadline; the core must not see an early `now`, or it would re-arm the same
+            // deadline and spin.
+            self.timer_at = None;
+            let now = self.io.runtime.now().max(at);
+            self.io.handle(&mut self.conn, Input::Timeout, now);
+            return true;
         }
-        // A timer may fire a hair before the clock reads the deadline; the core must not see an
-        // early `now`, or it would re-arm the same deadline and spin.
-        let now = self.io.runtime.now().max(at);
-        self.io.handle(&mut self.conn, Input::Timeout, now);
-        true
     }
 
     /// The connection is Closed or Failed: answer whatever is left and end every stream.

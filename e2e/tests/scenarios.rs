@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use redwire_client::{
-    cmd, ClientConfig, CloseReason, Error, ProtocolVersion, ServerErrorCode, StateKind, Value,
+    cmd, ClientConfig, CloseReason, Error, ProtocolVersion, RequestOptions, ServerErrorCode,
+    StateKind, TimeoutKind, Value,
 };
 use redwire_e2e::testkit::RedisServer;
 use redwire_e2e::Rt;
@@ -31,6 +32,8 @@ redwire_e2e::runtime_tests!(
     transaction_runs_together,
     graceful_close_answers_everything_in_flight,
     server_restart_recovers_without_user_action,
+    per_request_timeout_is_typed_and_the_late_reply_skipped,
+    silent_connection_is_replaced,
 );
 
 async fn resp3_typed_replies(rt: Rt) {
@@ -568,4 +571,74 @@ fn runtime_shutdown_answers_waiting_requests() {
         None,
         "event streams end with the driver"
     );
+}
+
+async fn per_request_timeout_is_typed_and_the_late_reply_skipped(rt: Rt) {
+    let server = RedisServer::start();
+    let client = rt.connect(config(&server)).await.expect("connect");
+    let options = RequestOptions {
+        timeout: Some(Duration::from_millis(200)),
+        retry_safe: false,
+    };
+    let err = rt
+        .within(
+            "the timeout",
+            PROMPT,
+            client.send_with(&cmd("BLPOP").arg("q").arg(0), options),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::Timeout { written: true });
+    // Its reply arrives later and must not be taken for the next request's.
+    let next = client.query::<String>(&cmd("ECHO").arg("mine"));
+    server.command(&["LPUSH", "q", "late"]);
+    assert_eq!(
+        rt.within("the next reply", PROMPT, next).await.unwrap(),
+        "mine"
+    );
+    assert_eq!(client.state(), StateKind::Connected);
+    client.close().await;
+}
+
+async fn silent_connection_is_replaced(rt: Rt) {
+    let server = RedisServer::start();
+    let client = rt
+        .connect(config(&server).unresponsive_timeout(Some(Duration::from_millis(300))))
+        .await
+        .expect("connect");
+    let mut events = client.events();
+    // Traffic first, so the unresponsive deadline moves while the connection is healthy.
+    for i in 0..50 {
+        assert_eq!(
+            client.query::<i64>(&cmd("INCR").arg("n")).await.unwrap(),
+            i + 1
+        );
+    }
+    // A blocking command holds a request outstanding with nothing coming back.
+    let blocked = client.send(&cmd("BLPOP").arg("q").arg(0));
+    let (lost, _) = rt
+        .wait_state(&mut events, StateKind::Reconnecting, PROMPT)
+        .await;
+    assert_eq!(
+        lost.reason,
+        Some(CloseReason::Timeout(TimeoutKind::Unresponsive))
+    );
+    let err = rt
+        .within("the blocked request", PROMPT, blocked)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::ConnectionLost {
+            reason: CloseReason::Timeout(TimeoutKind::Unresponsive),
+            written: true
+        }
+    );
+    rt.wait_state(&mut events, StateKind::Connected, PROMPT)
+        .await;
+    assert_eq!(
+        client.query::<i64>(&cmd("INCR").arg("n")).await.unwrap(),
+        51
+    );
+    client.close().await;
 }
