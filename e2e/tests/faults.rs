@@ -61,7 +61,7 @@ async fn scenario_1_haproxy_backend_killed(rt: Rt) {
     let mut ev = client.events();
     let writers = Writers::start(&rt, &client, "s1", 2, PACE);
     writers
-        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
         .await;
 
     let s = server.clone();
@@ -92,7 +92,7 @@ async fn scenario_1_haproxy_backend_killed(rt: Rt) {
     writers
         .wait_acks(
             &rt,
-            30,
+            300,
             PROMPT,
             "acknowledgements after the backend is back",
         )
@@ -134,7 +134,7 @@ async fn scenario_2_kill_9_and_restart_with_backoff(rt: Rt) {
     let events = collect_events(&rt, &client);
     let writers = Writers::start(&rt, &client, "s2", 2, PACE);
     writers
-        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
         .await;
 
     let s = server.clone();
@@ -149,7 +149,7 @@ async fn scenario_2_kill_9_and_restart_with_backoff(rt: Rt) {
     })
     .await;
     writers
-        .wait_acks(&rt, 30, PROMPT, "acknowledgements after the restart")
+        .wait_acks(&rt, 300, PROMPT, "acknowledgements after the restart")
         .await;
     let ops = writers.finish(&rt, PROMPT).await;
 
@@ -223,7 +223,7 @@ async fn scenario_3a_shutdown_nosave(rt: Rt) {
     let mut ev = client.events();
     let writers = Writers::start(&rt, &client, "s3a", 2, PACE);
     writers
-        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
         .await;
 
     let s = server.clone();
@@ -241,7 +241,7 @@ async fn scenario_3a_shutdown_nosave(rt: Rt) {
     })
     .await;
     writers
-        .wait_acks(&rt, 30, PROMPT, "acknowledgements after the restart")
+        .wait_acks(&rt, 300, PROMPT, "acknowledgements after the restart")
         .await;
     let ops = writers.finish(&rt, PROMPT).await;
     assert!(failures_after_recovery(&ops, back).is_empty());
@@ -269,7 +269,7 @@ async fn scenario_3b_client_kill(rt: Rt) {
     let mut ev = client.events();
     let writers = Writers::start(&rt, &client, "s3b", 2, PACE);
     writers
-        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
         .await;
 
     let s = server.clone();
@@ -289,7 +289,7 @@ async fn scenario_3b_client_kill(rt: Rt) {
         .await;
     assert!(is_transport(t.reason.as_ref().unwrap()), "{t:?}");
     writers
-        .wait_acks(&rt, 30, PROMPT, "acknowledgements after the kill")
+        .wait_acks(&rt, 300, PROMPT, "acknowledgements after the kill")
         .await;
     let ops = writers.finish(&rt, PROMPT).await;
     assert!(failures_after_recovery(&ops, back).is_empty());
@@ -338,7 +338,7 @@ async fn black_hole(rt: Rt, busy: bool) {
     let name = if busy { "s4a" } else { "s4b" };
     let writers = Writers::start(&rt, &client, name, 2, PACE);
     writers
-        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
         .await;
     if !busy {
         writers.pause();
@@ -377,7 +377,7 @@ async fn black_hole(rt: Rt, busy: bool) {
     proxy.resume();
     writers.resume();
     writers
-        .wait_acks(&rt, 30, PROMPT, "acknowledgements after the path healed")
+        .wait_acks(&rt, 300, PROMPT, "acknowledgements after the path healed")
         .await;
     let ops = writers.finish(&rt, PROMPT).await;
     assert!(failures_after_recovery(&ops, back).is_empty());
@@ -414,7 +414,7 @@ async fn scenario_5_debug_sleep_past_response_timeout(rt: Rt) {
     let events = collect_events(&rt, &client);
     let writers = Writers::start(&rt, &client, "s5", 2, PACE);
     writers
-        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
         .await;
 
     let t0 = Instant::now();
@@ -470,7 +470,7 @@ async fn scenario_6_garbage_from_server(rt: Rt) {
     let mut ev = client.events();
     let writers = Writers::start(&rt, &client, "s6", 2, PACE);
     writers
-        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
         .await;
     writers.pause();
     wait_async(&rt, "the writers to be idle", PROMPT, || writers.idle()).await;
@@ -511,7 +511,7 @@ async fn scenario_6_garbage_from_server(rt: Rt) {
     assert!(matches!(t.reason, Some(CloseReason::Protocol(_))), "{t:?}");
     writers.resume();
     writers
-        .wait_acks(&rt, 30, PROMPT, "acknowledgements after reconnecting")
+        .wait_acks(&rt, 300, PROMPT, "acknowledgements after reconnecting")
         .await;
     let ops = writers.finish(&rt, PROMPT).await;
     assert!(failures_after_recovery(&ops, back).is_empty());
@@ -541,7 +541,7 @@ async fn scenario_7_password_changed_while_down(rt: Rt) {
     let mut ev = client.events();
     let writers = Writers::start(&rt, &client, "s7", 2, PACE);
     writers
-        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
         .await;
 
     let s = server.clone();
@@ -652,7 +652,7 @@ async fn scenario_9_queue_bound_and_fail_fast(rt: Rt) {
     let (mut ev_q, mut ev_f) = (queued.events(), fail_fast.events());
     let writers = Writers::start(&rt, &queued, "s9", 2, PACE);
     writers
-        .wait_acks(&rt, 30, PROMPT, "first acknowledgements")
+        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
         .await;
     assert_eq!(
         fail_fast.send(&cmd("PING")).await.unwrap(),
@@ -741,7 +741,7 @@ async fn scenario_9_queue_bound_and_fail_fast(rt: Rt) {
         .await
         .expect("fail-fast client works again");
     writers
-        .wait_acks(&rt, 30, PROMPT, "acknowledgements after the restart")
+        .wait_acks(&rt, 300, PROMPT, "acknowledgements after the restart")
         .await;
     let ops = writers.finish(&rt, PROMPT).await;
     assert!(failures_after_recovery(&ops, back).is_empty());
