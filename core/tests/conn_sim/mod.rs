@@ -674,6 +674,8 @@ pub enum Step {
     Mute,
     Advance(u16),
     FireTimer,
+    /// Move every byte both ways.
+    Pump,
     Close,
     /// Script of the next server connection.
     NextScript(Script),
@@ -727,6 +729,7 @@ impl Sim {
             Step::FireTimer => {
                 self.fire_next_timer();
             }
+            Step::Pump => self.pump(),
             Step::Close => self.input(Input::Close),
             Step::NextScript(s) => self.scripts.push(*s),
         }
