@@ -312,12 +312,13 @@ impl Decoder {
         match memchr::memchr(b'\n', &data[from..]) {
             Some(i) => {
                 let lf = from + i;
+                // Limits first, as for a partial line, so the error does not depend on chunking.
+                self.check_line(lf - 1, lf + 1)?;
                 // data[0] is a valid type byte, so a CR before the LF is at index >= 1.
                 if data[lf - 1] != b'\r' {
                     return Err(self.err(ProtocolErrorKind::MissingCrlf, lf));
                 }
                 let cr = lf - 1;
-                self.check_line(cr, lf + 1)?;
                 self.scanned = 0;
                 Ok(Some(cr))
             }
@@ -335,13 +336,13 @@ impl Decoder {
         }
     }
 
-    /// Limits of a complete line whose CR is at `cr`, before its content is
+    /// Limits of a complete line whose CR is (or should be) at `cr`, before its content is
     /// examined, in the same order as for a partial line in `find_line`, so
     /// the error does not depend on chunking (except that a partial line may
     /// break one limit before the whole of it shows that it breaks the other).
     #[inline]
     fn check_line(&self, cr: usize, line_len: usize) -> Result<(), ProtocolError> {
-        if cr - 1 > self.limits.max_line_len {
+        if cr.saturating_sub(1) > self.limits.max_line_len {
             return Err(self.err(ProtocolErrorKind::LineTooLong, 0));
         }
         if self.frame_bytes.saturating_add(line_len) > self.limits.max_frame_bytes {
