@@ -361,12 +361,15 @@ impl RedisServer {
                     self.port
                 )));
             }
-            // Ready when the process we started (not some other process that holds the port) answers.
-            if let Ok(Reply::Bulk(info)) = self.try_command(&["INFO", "server"]) {
-                if String::from_utf8_lossy(&info)
+            // Ready when the process we started (not some other process that holds the port)
+            // answers and has finished loading its data (INFO is served while loading).
+            if let Ok(Reply::Bulk(info)) = self.try_command(&["INFO", "server", "persistence"]) {
+                let info = String::from_utf8_lossy(&info);
+                let ours = info
                     .lines()
-                    .any(|l| l.trim() == format!("process_id:{pid}"))
-                {
+                    .any(|l| l.trim() == format!("process_id:{pid}"));
+                let loaded = info.lines().any(|l| l.trim() == "loading:0");
+                if ours && loaded {
                     return Ok(());
                 }
             }
