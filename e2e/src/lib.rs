@@ -17,13 +17,16 @@
 //! ```
 
 use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
-use redwire_client::runtime::Runtime;
-use redwire_client::{ClientConfig, Events, StateKind, Transition};
+use redwire_client::runtime::{AsyncStream, AsyncTimer, BoxFuture, Runtime};
+use redwire_client::{ClientConfig, Endpoint, Events, StateKind, Transition};
 
 pub use redwire_testkit as testkit;
 
@@ -183,6 +186,76 @@ impl Rt {
         let what = format!("state {state:?}");
         self.wait_transition(events, limit, &what, |t| t.to == state)
             .await
+    }
+}
+
+/// Wraps a runtime to count the writes its streams make (to check write coalescing).
+#[derive(Debug, Clone)]
+pub struct CountingRuntime {
+    inner: Arc<dyn Runtime>,
+    writes: Arc<AtomicUsize>,
+}
+
+impl CountingRuntime {
+    /// Counts the writes of streams opened through `inner`.
+    pub fn new(inner: Arc<dyn Runtime>) -> CountingRuntime {
+        CountingRuntime {
+            inner,
+            writes: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Write calls that accepted at least one byte, so far.
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+}
+
+impl Runtime for CountingRuntime {
+    fn connect(&self, endpoint: &Endpoint) -> BoxFuture<io::Result<Box<dyn AsyncStream>>> {
+        let connecting = self.inner.connect(endpoint);
+        let writes = self.writes.clone();
+        Box::pin(async move {
+            let stream = connecting.await?;
+            Ok(Box::new(CountingStream { stream, writes }) as Box<dyn AsyncStream>)
+        })
+    }
+    fn new_timer(&self, at: Instant) -> Pin<Box<dyn AsyncTimer>> {
+        self.inner.new_timer(at)
+    }
+    fn spawn(&self, future: BoxFuture<()>) {
+        self.inner.spawn(future)
+    }
+    fn now(&self) -> Instant {
+        self.inner.now()
+    }
+}
+
+struct CountingStream {
+    stream: Box<dyn AsyncStream>,
+    writes: Arc<AtomicUsize>,
+}
+
+impl AsyncStream for CountingStream {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.stream.poll_read(cx, buf)
+    }
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = self.stream.poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        r
+    }
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.stream.poll_flush(cx)
+    }
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.stream.poll_shutdown(cx)
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use redwire_client::Client;
 use redwire_client::{
     cmd, ClientConfig, CloseReason, Error, ProtocolVersion, RequestOptions, ServerErrorCode,
     StateKind, TimeoutKind, Value,
@@ -34,6 +35,7 @@ redwire_e2e::runtime_tests!(
     server_restart_recovers_without_user_action,
     per_request_timeout_is_typed_and_the_late_reply_skipped,
     silent_connection_is_replaced,
+    concurrent_requests_coalesce_into_few_writes,
 );
 
 async fn resp3_typed_replies(rt: Rt) {
@@ -640,5 +642,30 @@ async fn silent_connection_is_replaced(rt: Rt) {
         client.query::<i64>(&cmd("INCR").arg("n")).await.unwrap(),
         51
     );
+    client.close().await;
+}
+
+async fn concurrent_requests_coalesce_into_few_writes(rt: Rt) {
+    const N: i64 = 1000;
+    let server = RedisServer::start();
+    let counting = redwire_e2e::CountingRuntime::new(rt.runtime());
+    let client = Client::connect(counting.clone(), config(&server))
+        .await
+        .expect("connect");
+    let before = counting.writes();
+    // Queued back to back, as many tasks would while the driver is busy: they must leave in a
+    // handful of writes, not one write each.
+    let replies: Vec<_> = (0..N)
+        .map(|i| client.query::<i64>(&cmd("INCRBY").arg("k").arg(i)))
+        .collect();
+    let mut sum = 0;
+    for (i, reply) in (0..N).zip(replies) {
+        sum += i;
+        assert_eq!(rt.within("a reply", PROMPT, reply).await.unwrap(), sum);
+    }
+    let writes = counting.writes() - before;
+    // One write on tokio's current-thread runtime; a driver on another thread (async-std,
+    // smol) starts on the first requests while later ones are still being queued.
+    assert!(writes <= 50, "{N} requests took {writes} writes");
     client.close().await;
 }
