@@ -284,6 +284,8 @@ pub struct Tally {
     pub failed_unwritten: usize,
     /// Failed after being written (outcome unknown).
     pub failed_unknown: usize,
+    /// Answered with a server error reply (e.g. `LOADING`): the server refused to run it.
+    pub server_errors: usize,
     /// Acknowledged writes missing from the server.
     pub lost: usize,
     /// Writes reported as never written but present on the server.
@@ -354,6 +356,16 @@ pub fn check(server: &RedisServer, prefix: &str, ops: &[Op]) -> Tally {
                     if !present.contains(k) {
                         t.lost += 1;
                         t.problem(format!("acknowledged SET {k} missing"));
+                    }
+                }
+            }
+            Err(Error::Server(e)) => {
+                // The server answered and refused: known not to have run.
+                t.server_errors += 1;
+                if let Kind::Set(k) = &op.kind {
+                    if present.contains(k) {
+                        t.phantom += 1;
+                        t.problem(format!("SET {k} refused ({e:?}) but present"));
                     }
                 }
             }
@@ -445,7 +457,7 @@ impl Summary<'_> {
             .unwrap_or_else(|| "-".into());
         println!(
             "scenario {} [{}] {}: recovered={} time_to_recover_ms={} acknowledged={} failed_unwritten={} \
-             failed_unknown={} lost={} phantom={} duplicated={} wrong_replies={} reasons={}",
+             failed_unknown={} server_errors={} lost={} phantom={} duplicated={} wrong_replies={} reasons={}",
             self.id,
             runtime_name(),
             self.title,
@@ -454,6 +466,7 @@ impl Summary<'_> {
             t.acknowledged,
             t.failed_unwritten,
             t.failed_unknown,
+            t.server_errors,
             t.lost,
             t.phantom,
             t.duplicated,
@@ -462,7 +475,7 @@ impl Summary<'_> {
         );
         if let Some(path) = std::env::var_os(SUMMARY_ENV) {
             let mut line = String::new();
-            let fields: [(&str, String); 13] = [
+            let fields: [(&str, String); 14] = [
                 ("id", self.id.into()),
                 ("runtime", runtime_name()),
                 ("title", self.title.into()),
@@ -471,6 +484,7 @@ impl Summary<'_> {
                 ("acknowledged", t.acknowledged.to_string()),
                 ("failed_unwritten", t.failed_unwritten.to_string()),
                 ("failed_unknown", t.failed_unknown.to_string()),
+                ("server_errors", t.server_errors.to_string()),
                 ("lost", t.lost.to_string()),
                 ("phantom", t.phantom.to_string()),
                 ("duplicated", t.duplicated.to_string()),
