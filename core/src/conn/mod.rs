@@ -7,9 +7,9 @@
 //! [`Connection::poll_timeout`]. The machine never touches a socket or a clock. See the
 //! crate docs for the state table, the close reasons and a complete event loop.
 //!
-//! Module layout: [`state`](self::StateKind) (states, legal edges), `reason` (why a
+//! Files: `state` (states, their data, the table of legal edges), `reason` (why a
 //! connection ended), `handshake`, `backoff` (delays and jitter), `queue` (pending
-//! requests and their deadlines).
+//! requests and their deadlines), `config`; this file holds the machine itself.
 
 mod backoff;
 mod config;
