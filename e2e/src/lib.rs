@@ -32,6 +32,9 @@ pub use redwire_testkit as testkit;
 
 /// A runtime the suites run on: how to block on a test and which [`Runtime`] the client uses.
 pub trait TestRuntime {
+    /// Whether the client's driver and the test's tasks share one thread (so what runs
+    /// between two polls of the driver is deterministic).
+    const SINGLE_THREADED: bool;
     /// Runs the test's future to completion on a fresh executor.
     fn block_on<F: Future>(future: F) -> F::Output;
     /// The client runtime.
@@ -44,6 +47,7 @@ pub trait TestRuntime {
 pub struct Tokio;
 
 impl TestRuntime for Tokio {
+    const SINGLE_THREADED: bool = true;
     fn block_on<F: Future>(future: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -61,6 +65,7 @@ impl TestRuntime for Tokio {
 pub struct AsyncStd;
 
 impl TestRuntime for AsyncStd {
+    const SINGLE_THREADED: bool = false;
     fn block_on<F: Future>(future: F) -> F::Output {
         async_std::task::block_on(future)
     }
@@ -74,6 +79,7 @@ impl TestRuntime for AsyncStd {
 pub struct Smol;
 
 impl TestRuntime for Smol {
+    const SINGLE_THREADED: bool = false;
     fn block_on<F: Future>(future: F) -> F::Output {
         smol::block_on(future)
     }
@@ -87,6 +93,7 @@ impl TestRuntime for Smol {
 #[derive(Debug, Clone)]
 pub struct Rt {
     runtime: Arc<dyn Runtime>,
+    single_threaded: bool,
 }
 
 impl Rt {
@@ -94,12 +101,19 @@ impl Rt {
     pub fn of<R: TestRuntime>() -> Rt {
         Rt {
             runtime: R::runtime(),
+            single_threaded: R::SINGLE_THREADED,
         }
     }
 
     /// The client runtime.
     pub fn runtime(&self) -> Arc<dyn Runtime> {
         self.runtime.clone()
+    }
+
+    /// Whether the driver and the test's tasks run on one thread (see
+    /// [`TestRuntime::SINGLE_THREADED`]).
+    pub fn single_threaded(&self) -> bool {
+        self.single_threaded
     }
 
     /// Starts a client on this runtime.
@@ -189,11 +203,15 @@ impl Rt {
     }
 }
 
-/// Wraps a runtime to count the writes its streams make (to check write coalescing).
+/// Wraps a runtime to count the writes its streams make (to check write coalescing), and
+/// optionally to make every read and write tiny (to exercise partial writes and replies that
+/// arrive a few bytes at a time).
 #[derive(Debug, Clone)]
 pub struct CountingRuntime {
     inner: Arc<dyn Runtime>,
     writes: Arc<AtomicUsize>,
+    max_read: usize,
+    max_write: usize,
 }
 
 impl CountingRuntime {
@@ -202,7 +220,21 @@ impl CountingRuntime {
         CountingRuntime {
             inner,
             writes: Arc::new(AtomicUsize::new(0)),
+            max_read: usize::MAX,
+            max_write: usize::MAX,
         }
+    }
+
+    /// Each read returns at most `n` bytes.
+    pub fn max_read(mut self, n: usize) -> Self {
+        self.max_read = n.max(1);
+        self
+    }
+
+    /// Each write accepts at most `n` bytes.
+    pub fn max_write(mut self, n: usize) -> Self {
+        self.max_write = n.max(1);
+        self
     }
 
     /// Write calls that accepted at least one byte, so far.
@@ -214,10 +246,15 @@ impl CountingRuntime {
 impl Runtime for CountingRuntime {
     fn connect(&self, endpoint: &Endpoint) -> BoxFuture<io::Result<Box<dyn AsyncStream>>> {
         let connecting = self.inner.connect(endpoint);
-        let writes = self.writes.clone();
+        let (writes, max_read, max_write) = (self.writes.clone(), self.max_read, self.max_write);
         Box::pin(async move {
             let stream = connecting.await?;
-            Ok(Box::new(CountingStream { stream, writes }) as Box<dyn AsyncStream>)
+            Ok(Box::new(CountingStream {
+                stream,
+                writes,
+                max_read,
+                max_write,
+            }) as Box<dyn AsyncStream>)
         })
     }
     fn new_timer(&self, at: Instant) -> Pin<Box<dyn AsyncTimer>> {
@@ -234,18 +271,31 @@ impl Runtime for CountingRuntime {
 struct CountingStream {
     stream: Box<dyn AsyncStream>,
     writes: Arc<AtomicUsize>,
+    max_read: usize,
+    max_write: usize,
 }
 
 impl AsyncStream for CountingStream {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.stream.poll_read(cx, buf)
+        let n = buf.len().min(self.max_read);
+        self.stream.poll_read(cx, &mut buf[..n])
     }
     fn poll_write_vectored(
         &mut self,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let r = self.stream.poll_write_vectored(cx, bufs);
+        let r = if self.max_write == usize::MAX {
+            self.stream.poll_write_vectored(cx, bufs)
+        } else {
+            // Part of the first non-empty buffer only: a short write every time.
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            let part = [IoSlice::new(&first[..first.len().min(self.max_write)])];
+            self.stream.poll_write_vectored(cx, &part)
+        };
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.writes.fetch_add(1, Ordering::SeqCst);
         }
@@ -265,10 +315,7 @@ where
     F: FnOnce(Rt) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let rt = Rt {
-        runtime: R::runtime(),
-    };
-    R::block_on(scenario(rt));
+    R::block_on(scenario(Rt::of::<R>()));
 }
 
 /// Makes one `#[test]` per scenario and runtime: `on_tokio::NAME`, `on_async_std::NAME`,
