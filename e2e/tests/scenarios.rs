@@ -37,6 +37,8 @@ redwire_e2e::runtime_tests!(
     silent_connection_is_replaced,
     concurrent_requests_coalesce_into_few_writes,
     byte_at_a_time_io_still_matches_every_reply,
+    close_while_reconnecting_answers_queued_requests,
+    retries_exhausted_fail_every_request_with_the_reason,
 );
 
 async fn resp3_typed_replies(rt: Rt) {
@@ -716,4 +718,72 @@ async fn byte_at_a_time_io_still_matches_every_reply(rt: Rt) {
         tiny.writes()
     );
     client.close().await;
+}
+
+async fn close_while_reconnecting_answers_queued_requests(rt: Rt) {
+    let mut server = RedisServer::start();
+    let client = rt.connect(config(&server)).await.expect("connect");
+    let mut events = client.events();
+    server.kill();
+    rt.wait_state(&mut events, StateKind::Reconnecting, PROMPT)
+        .await;
+    let queued: Vec<_> = (0..10).map(|_| client.send(&cmd("PING"))).collect();
+    rt.within("close", PROMPT, client.close()).await;
+    assert_eq!(client.state(), StateKind::Closed);
+    for reply in queued {
+        let err = rt
+            .within("a queued request", PROMPT, reply)
+            .await
+            .unwrap_err();
+        assert_eq!(err, Error::Closed);
+        assert!(!err.was_written());
+    }
+    // The stream ends once the driver is done.
+    rt.wait_state(&mut events, StateKind::Closed, PROMPT).await;
+    assert_eq!(
+        rt.within("the end of the events", PROMPT, events.next())
+            .await,
+        None
+    );
+}
+
+async fn retries_exhausted_fail_every_request_with_the_reason(rt: Rt) {
+    let mut server = RedisServer::start();
+    let base = config(&server).max_attempts(Some(3));
+    let fast = redwire_client::Backoff {
+        base: Duration::from_millis(10),
+        cap: Duration::from_millis(20),
+        ..base.core().backoff
+    };
+    let client = rt.connect(base.backoff(fast)).await.expect("connect");
+    let mut events = client.events();
+    server.kill();
+    // Queued once the loss is known (sent earlier, it could reach the dying socket).
+    rt.wait_state(&mut events, StateKind::Reconnecting, PROMPT)
+        .await;
+    let queued = client.send(&cmd("PING"));
+    let (failed, seen) = rt.wait_state(&mut events, StateKind::Failed, PROMPT).await;
+    let refused = CloseReason::Io(std::io::ErrorKind::ConnectionRefused);
+    assert_eq!(failed.reason, Some(refused.clone()), "{seen:#?}");
+    assert!(
+        seen.iter().any(|t| t.to == StateKind::Reconnecting),
+        "{seen:#?}"
+    );
+    assert_eq!(client.state(), StateKind::Failed);
+    // Queued before and sent after: both fail with the reason, and were not written.
+    let err = rt
+        .within("the queued request", PROMPT, queued)
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::Failed(refused.clone()));
+    assert!(!err.was_written());
+    let err = client.send(&cmd("PING")).await.unwrap_err();
+    assert_eq!(err, Error::Failed(refused));
+    assert_eq!(
+        rt.within("the end of the events", PROMPT, events.next())
+            .await,
+        None
+    );
+    // Closing a failed client returns at once.
+    rt.within("close", PROMPT, client.close()).await;
 }
