@@ -61,8 +61,16 @@ async fn scenario_1_haproxy_backend_killed(rt: Rt) {
     let events = collect_events(&rt, &client);
     let mut ev = client.events();
     let writers = Writers::start(&rt, &client, "s1", 2, PACE);
+    // A second client with the defaults but a 500 ms response timeout: no request may be held
+    // past it, even while the backend is down.
+    let timeout = Duration::from_millis(500);
+    let bounded = rt.client(tcp(haproxy.port()).response_timeout(Some(timeout)));
+    let bounded_writers = Writers::start(&rt, &bounded, "s1t", 1, PACE);
     writers
         .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
+        .await;
+    bounded_writers
+        .wait_acks(&rt, 30, PROMPT, "first acknowledgements (bounded client)")
         .await;
 
     let s = server.clone();
@@ -98,7 +106,16 @@ async fn scenario_1_haproxy_backend_killed(rt: Rt) {
             "acknowledgements after the backend is back",
         )
         .await;
+    bounded_writers
+        .wait_acks(
+            &rt,
+            30,
+            PROMPT,
+            "bounded client acknowledgements after recovery",
+        )
+        .await;
     let ops = writers.finish(&rt, PROMPT).await;
+    let bounded_ops = bounded_writers.finish(&rt, PROMPT).await;
 
     let ttr = time_to_recover(&ops, back);
     let after = failures_after_recovery(&ops, back);
@@ -106,9 +123,22 @@ async fn scenario_1_haproxy_backend_killed(rt: Rt) {
         after.is_empty(),
         "requests failed after recovery: {after:?}"
     );
-    let tally = {
+    let max_hold = bounded_ops
+        .iter()
+        .map(|o| o.done - o.issued)
+        .max()
+        .unwrap_or_default();
+    // Scheduling slack only: the deadline itself is what is checked.
+    assert!(
+        max_hold <= timeout + Duration::from_millis(300),
+        "a request was held {max_hold:?} despite a {timeout:?} response timeout"
+    );
+    let (tally, bounded_tally) = {
         let s = lock(&server);
-        check(&s, &format!("s1:{}", runtime_name()), &ops)
+        (
+            check(&s, &format!("s1:{}", runtime_name()), &ops),
+            check(&s, &format!("s1t:{}", runtime_name()), &bounded_ops),
+        )
     };
     let evs = events.lock().unwrap().clone();
     Summary {
@@ -116,12 +146,18 @@ async fn scenario_1_haproxy_backend_killed(rt: Rt) {
         title: "HAProxy: backend killed, sessions shut, backend restarted (defaults)",
         recovered: "yes",
         ttr,
-        reasons: reasons_of(&evs),
+        reasons: format!(
+            "{}; client with a 500 ms response timeout: longest wait for an answer {} ms",
+            reasons_of(&evs),
+            max_hold.as_millis()
+        ),
         tally: &tally,
     }
     .emit();
     tally.assert_clean();
+    bounded_tally.assert_clean();
     client.close().await;
+    bounded.close().await;
 }
 
 /// Scenario 2: `kill -9`, restart on the same port after longer than several backoff steps, default
