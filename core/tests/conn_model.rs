@@ -70,8 +70,8 @@ fn config() -> impl Strategy<Value = redwire_core::conn::Config> {
         })
 }
 
+// Case counts: proptest's default (256); set PROPTEST_CASES (e.g. 20000, in release) for a deeper search.
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     // Whatever the network, the server, the clock and the application do, in any order and
     // with bytes split anywhere: every request is answered exactly once, an `Ok` answer is
@@ -100,7 +100,6 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
     // With a cooperative server and bytes split anywhere, every accepted request gets its
     // own reply, in order, whatever the request sizes and split points.

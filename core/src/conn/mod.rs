@@ -500,8 +500,9 @@ impl Connection {
 
     fn send_ping(&mut self, now: Instant) {
         let id = self.alloc_id();
-        self.push_slot(id, Waiter::Ping, 1, now);
+        let start = self.write_offset();
         self.wbuf.extend_from_slice(PING);
+        self.push_slot(id, Waiter::Ping, 1, start, now);
         self.ping_deadline = Some(now + self.config.health_check_timeout);
     }
 
@@ -528,12 +529,16 @@ impl Connection {
         self.reply(entry.id, Err(err));
     }
 
-    /// Records a unit about to be appended to the write buffer (call before appending).
-    fn push_slot(&mut self, id: RequestId, waiter: Waiter, replies: u32, now: Instant) {
+    /// Offset in this socket's output stream of the next byte appended to the write buffer.
+    fn write_offset(&self) -> u64 {
+        self.handed + self.wbuf.len() as u64
+    }
+
+    /// Records a unit written to the write buffer from offset `start`.
+    fn push_slot(&mut self, id: RequestId, waiter: Waiter, replies: u32, start: u64, now: Instant) {
         if self.in_flight.is_empty() {
             self.awaiting_since = Some(now);
         }
-        let start = self.handed + self.wbuf.len() as u64;
         self.in_flight.push_back(Slot {
             id,
             waiter,
@@ -552,9 +557,10 @@ impl Connection {
         }
         let now = self.now;
         while let Some(entry) = self.queue.pop_front() {
-            let (id, replies, bytes) = (entry.id, entry.replies, entry.bytes.clone());
-            self.push_slot(id, Waiter::Request(entry), replies, now);
-            self.wbuf.extend_from_slice(&bytes);
+            let start = self.write_offset();
+            self.wbuf.extend_from_slice(&entry.bytes);
+            let (id, replies) = (entry.id, entry.replies);
+            self.push_slot(id, Waiter::Request(entry), replies, start, now);
         }
     }
 

@@ -508,7 +508,7 @@ impl Sim {
                     assert!(!bytes.is_empty(), "empty Transmit");
                     if !matches!(self.state, StateKind::Connected | StateKind::Draining) {
                         assert!(
-                            memchr::memmem::find(&bytes, b"ECHO").is_none(),
+                            !bytes.windows(4).any(|w| w == b"ECHO"),
                             "request written before the handshake completed"
                         );
                     }
@@ -758,4 +758,71 @@ pub fn config_variant(
     }
     c.backoff.max_attempts = max_attempts;
     c
+}
+
+/// Decodes a scenario from arbitrary bytes (for the fuzz target): the first byte picks
+/// the configuration, then each step takes one or two bytes.
+pub fn scenario_from_bytes(data: &[u8]) -> (Config, Vec<Step>) {
+    let mut it = data.iter().copied();
+    let flags = it.next().unwrap_or(0);
+    let max_attempts = match (flags >> 5) & 3 {
+        0 => None,
+        n => Some(u32::from(n)),
+    };
+    let mut config = config_variant(
+        flags & 1 != 0,
+        flags & 2 != 0,
+        if flags & 4 != 0 { 5 } else { 0 },
+        flags & 8 != 0,
+        max_attempts,
+    );
+    config.seed = u64::from(flags);
+    if flags & 16 != 0 {
+        config.response_timeout = Some(Duration::from_millis(800));
+    }
+    let mut steps = Vec::new();
+    while let Some(op) = it.next() {
+        if steps.len() >= 400 {
+            break;
+        }
+        let arg = it.next().unwrap_or(0);
+        let step = match op % 20 {
+            0..=3 => Step::Submit {
+                n: arg % 4,
+                retry_safe: arg & 0x10 != 0,
+                timeout_ms: (arg & 0x20 != 0).then_some(u16::from(arg) * 8),
+            },
+            4 | 5 => Step::OpenOk,
+            6 => Step::OpenFail,
+            7 | 8 => Step::Write(u16::from(arg) + 1),
+            9 | 10 => Step::Read(u16::from(arg) + 1),
+            11 => Step::Pump,
+            12 => match arg % 5 {
+                0 => Step::Eof,
+                1 => Step::IoError,
+                2 => Step::Garbage,
+                3 => Step::Unsolicited,
+                _ => Step::Mute,
+            },
+            13 | 14 => Step::Advance(u16::from(arg) * 10),
+            15 | 16 => Step::FireTimer,
+            17 => Step::Close,
+            _ => {
+                let code = Code::ALL[usize::from(arg >> 4) % Code::ALL.len()];
+                let hello = match arg % 8 {
+                    0 => Hello::Unknown,
+                    1 => Hello::Reject(code),
+                    _ => Hello::Accept,
+                };
+                Step::NextScript(Script {
+                    hello,
+                    auth: (arg % 16 == 9).then_some(code),
+                    select: (arg % 16 == 10).then_some(code),
+                    pushes: arg & 4 != 0,
+                })
+            }
+        };
+        steps.push(step);
+    }
+    (config, steps)
 }
