@@ -815,3 +815,58 @@ fn batches_are_never_split_across_connections() {
     assert_eq!(items, tokens);
     sim.finish();
 }
+
+#[test]
+fn large_requests_are_handed_out_without_copying_and_in_order() {
+    let mut sim = connected(sim_config());
+    let big = "x".repeat(20_000);
+    let small = |sim: &mut Sim, t: &str| {
+        let r = redwire_core::conn::Request::single(&redwire_core::resp::cmd("ECHO").arg(t));
+        sim.conn.submit(r, sim.now)
+    };
+    let a = small(&mut sim, "a");
+    let large =
+        redwire_core::conn::Request::single(&redwire_core::resp::cmd("ECHO").arg(big.as_str()));
+    let large_ptr = large.bytes().as_ptr();
+    let b = sim.conn.submit(large, sim.now);
+    let c = small(&mut sim, "c");
+    let mut transmits = vec![];
+    let mut replies = std::collections::HashMap::new();
+    while let Some(out) = sim.conn.poll_output() {
+        if let redwire_core::conn::Output::Transmit(bytes) = out {
+            transmits.push(bytes);
+        }
+    }
+    assert_eq!(transmits.len(), 3);
+    assert_eq!(
+        transmits[1].as_ptr(),
+        large_ptr,
+        "the large request's own bytes, not a copy"
+    );
+    let all: Vec<u8> = transmits.concat();
+    let mut server = FakeServer::new(Script::OK);
+    let mut executed = Default::default();
+    server.feed(&all, &mut executed);
+    sim.conn.handle_input(Input::Written(all.len()), sim.now);
+    sim.conn.handle_input(Input::Received(&server.out), sim.now);
+    while let Some(out) = sim.conn.poll_output() {
+        if let redwire_core::conn::Output::Reply { id, result } = out {
+            replies.insert(id, result.unwrap());
+        }
+    }
+    assert_eq!(replies[&a], Value::BulkString("a".into()));
+    assert_eq!(replies[&b], Value::BulkString(big.into()));
+    assert_eq!(replies[&c], Value::BulkString("c".into()));
+}
+
+#[test]
+fn queue_limit_also_bounds_requests_awaiting_replies() {
+    let mut sim = connected(sim_config());
+    let ids: Vec<_> = (0..17).map(|_| sim.submit(1, PLAIN)).collect();
+    sim.write(usize::MAX); // all written, no reply read yet
+    assert_eq!(answer(&sim, ids[16]), Err(RequestError::QueueFull));
+    assert_eq!(sim.conn.backlog(), 16);
+    sim.pump();
+    assert!(ids[..16].iter().all(|id| answer(&sim, *id).is_ok()));
+    sim.finish();
+}

@@ -147,7 +147,9 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// Reconnect backoff.
     pub backoff: Backoff,
-    /// Most requests waiting to be written.
+    /// Most requests held at once: waiting to be written, or written and owed a reply
+    /// (a timed-out request still counts until its late reply is read). Beyond it,
+    /// [`RequestError::QueueFull`](super::RequestError::QueueFull).
     pub queue_limit: usize,
     /// Queue or fail fast while disconnected.
     pub queue_policy: QueuePolicy,
@@ -173,7 +175,7 @@ impl Config {
     /// | `health_check_timeout` | 5 s | |
     /// | `drain_timeout` | 5 s | |
     /// | `backoff` | [`Backoff::default`] | |
-    /// | `queue_limit` | 10 000 | bounds memory while disconnected |
+    /// | `queue_limit` | 10 000 | bounds memory while disconnected or when the server falls behind |
     /// | `queue_policy` | [`QueuePolicy::Queue`] | |
     /// | `limits` | [`Limits::default`] | |
     /// | `seed` | different per `Config::new` call | clients do not reconnect in lockstep; set it for reproducible tests |

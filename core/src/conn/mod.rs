@@ -186,6 +186,10 @@ pub enum Output {
     Transition(Transition),
 }
 
+/// Requests at least this large are handed out as their own `Transmit` (their `Bytes`,
+/// shared) instead of being copied into the write buffer.
+const ZERO_COPY_MIN: usize = 16 * 1024;
+
 /// `PING`, pre-encoded: the health check must not allocate.
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 
@@ -326,7 +330,7 @@ impl Connection {
             {
                 Some(RequestError::NotConnected(Some(reason.clone())))
             }
-            _ if self.queue.len() >= self.config.queue_limit => Some(RequestError::QueueFull),
+            _ if self.backlog() >= self.config.queue_limit => Some(RequestError::QueueFull),
             _ => None,
         };
         if let Some(err) = reject {
@@ -364,13 +368,11 @@ impl Connection {
             return Some(out);
         }
         self.flush_queue();
-        if self.socket_open && !self.wbuf.is_empty() {
-            let bytes = self.wbuf.split().freeze();
-            self.handed += bytes.len() as u64;
-            self.last_sent = self.now;
-            return Some(Output::Transmit(bytes));
+        if self.socket_open {
+            // Handshake bytes and health checks are written outside `flush_queue`.
+            self.hand_out_buffer();
         }
-        None
+        self.outputs.pop_front()
     }
 
     /// When to deliver [`Input::Timeout`] next, if at all. Never earlier than the latest
@@ -424,6 +426,12 @@ impl Connection {
                 .iter()
                 .filter(|s| matches!(s.waiter, Waiter::Request(_)))
                 .count()
+    }
+
+    /// What [`Config::queue_limit`] bounds: requests queued, plus written units still owed
+    /// a reply (requests, timed-out requests whose late reply is pending, health checks).
+    pub fn backlog(&self) -> usize {
+        self.queue.len() + self.in_flight.len()
     }
 
     /// The configuration.
@@ -558,10 +566,32 @@ impl Connection {
         let now = self.now;
         while let Some(entry) = self.queue.pop_front() {
             let start = self.write_offset();
-            self.wbuf.extend_from_slice(&entry.bytes);
+            if entry.bytes.len() >= ZERO_COPY_MIN {
+                // Keep the order: what is buffered goes first, then the large request.
+                self.hand_out_buffer();
+                self.hand_out(entry.bytes.clone());
+            } else {
+                self.wbuf.extend_from_slice(&entry.bytes);
+            }
             let (id, replies) = (entry.id, entry.replies);
             self.push_slot(id, Waiter::Request(entry), replies, start, now);
         }
+        self.hand_out_buffer();
+    }
+
+    /// Queues a `Transmit` of the write buffer's contents, if any.
+    fn hand_out_buffer(&mut self) {
+        if !self.wbuf.is_empty() {
+            let bytes = self.wbuf.split().freeze();
+            self.hand_out(bytes);
+        }
+    }
+
+    /// Queues a `Transmit`: from here on these bytes belong to the socket's stream.
+    fn hand_out(&mut self, bytes: Bytes) {
+        self.handed += bytes.len() as u64;
+        self.last_sent = self.now;
+        self.outputs.push_back(Output::Transmit(bytes));
     }
 
     fn request_timed_out(&mut self, id: RequestId) {
@@ -708,6 +738,8 @@ impl Connection {
 
     /// Tells the caller to close the socket and forgets everything tied to it.
     fn close_socket(&mut self, reason: &CloseReason) {
+        // Transmits not yet polled belong to this socket: they must never be written.
+        self.outputs.retain(|o| !matches!(o, Output::Transmit(_)));
         if self.socket_open || self.opening {
             self.outputs.push_back(Output::CloseSocket(reason.clone()));
         }

@@ -339,7 +339,7 @@ impl Sim {
         } else {
             Request::batch(&cmds)
         };
-        let pending_before = self.conn.pending_requests();
+        let pending_before = self.conn.backlog();
         let state_before = self.conn.state();
         let id = self.conn.submit(request.with_options(options), self.now);
         assert!(!self.expects.contains_key(&id), "id {id:?} reused");
