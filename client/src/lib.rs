@@ -478,3 +478,101 @@ impl Stream for Events {
         Pin::new(&mut self.rx).poll_next(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(code: ServerErrorCode) -> ServerError {
+        ServerError {
+            code,
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn server_error_replies_become_typed_errors() {
+        assert_eq!(convert_value(Value::Integer(1)), Ok(Value::Integer(1)));
+        assert_eq!(
+            convert_value(Value::Error(err(ServerErrorCode::WrongType))),
+            Err(Error::Server(err(ServerErrorCode::WrongType)))
+        );
+        assert_eq!(convert_to::<i64>(Value::Integer(7)), Ok(7));
+        assert!(matches!(
+            convert_to::<i64>(Value::Null),
+            Err(Error::Conversion(_))
+        ));
+    }
+
+    #[test]
+    fn pipeline_replies_keep_per_command_errors() {
+        let replies = Value::Array(vec![
+            Value::Integer(1),
+            Value::Error(err(ServerErrorCode::Err)),
+        ]);
+        assert_eq!(convert_replies(replies).unwrap().len(), 2);
+        assert!(matches!(
+            convert_replies(Value::Integer(1)),
+            Err(Error::Conversion(_))
+        ));
+    }
+
+    #[test]
+    fn transaction_reply_is_the_exec_reply() {
+        let queued = || Value::SimpleString("QUEUED".into());
+        let ok = Value::Array(vec![
+            Value::SimpleString("OK".into()),
+            queued(),
+            queued(),
+            Value::Array(vec![Value::Integer(1), Value::Integer(2)]),
+        ]);
+        assert_eq!(convert_exec::<(i64, i64)>(ok), Ok((1, 2)));
+        // WATCH saw a change: EXEC answers null.
+        let aborted = Value::Array(vec![
+            Value::SimpleString("OK".into()),
+            queued(),
+            Value::Null,
+        ]);
+        assert_eq!(exec_reply(aborted), Ok(Value::Null));
+        let rejected = Value::Array(vec![
+            Value::SimpleString("OK".into()),
+            Value::Error(err(ServerErrorCode::Err)),
+            Value::Error(err(ServerErrorCode::ExecAbort)),
+        ]);
+        assert_eq!(
+            exec_reply(rejected).unwrap_err().server_code(),
+            Some(&ServerErrorCode::ExecAbort)
+        );
+        let nested = Value::Array(vec![
+            Value::Error(err(ServerErrorCode::Err)),
+            Value::Error(err(ServerErrorCode::ExecAbort)),
+        ]);
+        assert_eq!(
+            exec_reply(nested).unwrap_err().server_code(),
+            Some(&ServerErrorCode::Err)
+        );
+    }
+
+    #[test]
+    fn request_errors_keep_their_information() {
+        let reason = CloseReason::PeerClosed;
+        let cases = [
+            (RequestError::ConnectionLost(reason.clone()), true),
+            (RequestError::Timeout { written: true }, true),
+            (RequestError::Timeout { written: false }, false),
+            (RequestError::QueueFull, false),
+            (RequestError::NotConnected(Some(reason.clone())), false),
+            (RequestError::Failed(reason.clone()), false),
+            (RequestError::Closed, false),
+        ];
+        for (core, written) in cases {
+            let e = Error::from(core.clone());
+            assert_eq!(e.was_written(), written, "{core:?}");
+            assert_eq!(e.was_written(), core.was_written(), "{core:?}");
+        }
+        assert_eq!(
+            Error::from(RequestError::ConnectionLost(reason.clone())).close_reason(),
+            Some(&reason)
+        );
+    }
+}

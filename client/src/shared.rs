@@ -174,3 +174,98 @@ fn decode_state(v: u8) -> StateKind {
         _ => StateKind::Closed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use std::pin::Pin;
+
+    use futures_core::Stream;
+    use redwire_core::resp::cmd;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn request() -> Msg {
+        let (tx, _rx) = oneshot::channel();
+        Msg::Request(Request::single(&cmd("PING")), tx)
+    }
+
+    /// Many requests queued while the driver is idle cost one wake-up, and come out as one batch.
+    #[test]
+    fn one_wake_per_batch() {
+        let shared = Shared::new();
+        let counter = Arc::new(CountingWaker::default());
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut batch = Vec::new();
+
+        shared.take(&mut batch, &mut cx);
+        assert!(batch.is_empty());
+        for _ in 0..64 {
+            assert!(shared.push(request()).is_ok());
+        }
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        shared.take(&mut batch, &mut cx);
+        assert_eq!(batch.len(), 64);
+
+        // Busy driver (took a batch, has not come back empty-handed): pushes do not wake it.
+        batch.clear();
+        assert!(shared.push(request()).is_ok());
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        shared.take(&mut batch, &mut cx);
+        assert_eq!(batch.len(), 1);
+        batch.clear();
+        // Idle again: the next push wakes it.
+        shared.take(&mut batch, &mut cx);
+        assert!(shared.push(Msg::Close).is_ok());
+        assert_eq!(counter.0.load(Ordering::SeqCst), 2);
+    }
+
+    /// After the end, what was queued is handed back, new requests are refused with the
+    /// reason, and a new event stream ends at once.
+    #[test]
+    fn end_refuses_and_returns_leftovers() {
+        let shared = Shared::new();
+        assert!(shared.push(request()).is_ok());
+        assert!(shared.push(request()).is_ok());
+        let reason = CloseReason::PeerClosed;
+        assert_eq!(shared.end(Ended::Failed(reason.clone())).len(), 2);
+        match shared.push(request()) {
+            Err((_, ended)) => assert_eq!(ended.error(), crate::Error::Failed(reason)),
+            Ok(()) => panic!("accepted after the end"),
+        }
+        let (mut rx, _) = shared.subscribe();
+        let waker = Waker::from(Arc::new(CountingWaker::default()));
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(
+            Pin::new(&mut rx).poll_next(&mut cx),
+            std::task::Poll::Ready(None)
+        );
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for s in [
+            StateKind::Connecting,
+            StateKind::Connected,
+            StateKind::Draining,
+            StateKind::Reconnecting,
+            StateKind::Failed,
+            StateKind::Closed,
+        ] {
+            assert_eq!(decode_state(encode_state(s)), s);
+        }
+    }
+}
