@@ -139,17 +139,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let held: i64 = client.query(&cmd("DBSIZE")).await?;
 
     println!();
-    println!("writes attempted:             {total}");
-    println!("  acknowledged:               {acked}");
-    println!("  failed, written (may have run): {failed_written} ({unknown_applied} did run)");
-    println!("  failed, not written:        {failed_not_written}");
+    println!("writes attempted                        {total:>7}");
+    println!("  acknowledged                          {acked:>7}");
+    println!("  failed, written (outcome unknown)     {failed_written:>7}  ({unknown_applied} of them ran)");
+    println!("  failed, not written                   {failed_not_written:>7}");
+    println!("  failure reasons (typed):");
     for (reason, n) in &reasons {
-        println!("      {n:>6} x {reason}");
+        println!("    {reason:<36}{n:>7}");
     }
-    println!("  lost (acknowledged, not on the server): {lost}");
-    println!("  ran although reported not written:      {phantom}");
+    println!("  lost (acknowledged, not on the server){lost:>7}");
+    println!("  ran although reported not written     {phantom:>7}");
     println!(
-        "server holds {held} keys = {acked} acknowledged + {unknown_applied} of the written-but-unanswered"
+        "server holds {held} keys = {acked} acknowledged + {unknown_applied} written-but-unanswered"
     );
 
     client.close().await;
