@@ -61,7 +61,8 @@ pub trait Runtime: Send + Sync + Debug + 'static {
     }
 }
 
-/// A connected byte stream, polled from one task.
+/// A connected byte stream, polled from one task. Dropping it closes the connection (the core
+/// decides when; there is no half-close in the protocol).
 pub trait AsyncStream: Send + Unpin + 'static {
     /// Reads into `buf`; `Ok(0)` means the peer closed the stream.
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
@@ -75,9 +76,6 @@ pub trait AsyncStream: Send + Unpin + 'static {
 
     /// Pushes buffered bytes, if the stream buffers, to the socket.
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
-
-    /// Shuts the write half down.
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 }
 
 /// A timer the driver moves to each new deadline of the connection.
@@ -111,9 +109,6 @@ where
     }
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.0).poll_flush(cx)
-    }
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
     }
 }
 

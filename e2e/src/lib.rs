@@ -304,9 +304,6 @@ impl AsyncStream for CountingStream {
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.stream.poll_flush(cx)
     }
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.stream.poll_shutdown(cx)
-    }
 }
 
 /// Runs one scenario on runtime `R`.

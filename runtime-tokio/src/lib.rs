@@ -85,9 +85,6 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> AsyncStream for Stream<
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.0).poll_flush(cx)
     }
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
 }
 
 /// tokio's `Sleep` as an [`AsyncTimer`] (boxed, so the timer is `Unpin` without unsafe code;
