@@ -228,7 +228,8 @@ pub fn document(table: &str, decode_reps: usize, settings: &str) -> String {
            the resident memory added per idle connected client;\n\
          - **recovery**: the server is killed with SIGKILL and restarted on the same port; the figure is the time \
            from the restarted server answering a PING to the client's first successful `GET` (each client retries \
-           with the same constant reconnect delay).\n\n\
+           with the same constant reconnect delay and no jitter, except redis-rs, whose `ConnectionManager` \
+           always adds up to one more delay of jitter).\n\n\
          Clients: redwire (this workspace); redis-rs (`redis` crate, `MultiplexedConnection`, and \
          `ConnectionManager` for recovery); fred (one `Client`, default settings, automatic pipelining).\n\n\
          Settings: {settings}.\n\n\

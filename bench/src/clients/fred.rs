@@ -128,14 +128,13 @@ pub async fn idle(port: u16, n: usize) -> BenchResult<Box<dyn Any>> {
     Ok(Box::new(clients))
 }
 
-/// `ReconnectPolicy::Constant` with [`super::RECONNECT_DELAY`] and unlimited attempts.
+/// `ReconnectPolicy::Constant` with [`super::RECONNECT_DELAY`], no jitter and unlimited attempts.
 pub async fn recovery(server: &mut RedisServer) -> BenchResult<Recovery> {
     let delay_ms = super::RECONNECT_DELAY.as_millis() as u32;
-    let client = connect_with(
-        server.port(),
-        Some(ReconnectPolicy::new_constant(0, delay_ms)),
-    )
-    .await?;
+    let mut policy = ReconnectPolicy::new_constant(0, delay_ms);
+    // fred adds up to 100 ms of random jitter by default; redwire is given none either.
+    policy.set_jitter(0);
+    let client = connect_with(server.port(), Some(policy)).await?;
     measure_recovery(server, || {
         let client = &client;
         async move {

@@ -149,7 +149,9 @@ pub async fn idle(port: u16, n: usize) -> BenchResult<Box<dyn Any>> {
 }
 
 /// `ConnectionManager` with a constant reconnect delay of [`super::RECONNECT_DELAY`]
-/// (exponent base 1, min = max delay) and practically unlimited attempts.
+/// (exponent base 1, min = max delay) and practically unlimited attempts. Its
+/// backoff always adds jitter (backon's `with_jitter`, up to one more delay);
+/// that cannot be turned off.
 pub async fn recovery(server: &mut RedisServer) -> BenchResult<Recovery> {
     let delay = super::RECONNECT_DELAY;
     let config = ConnectionManagerConfig::new()
