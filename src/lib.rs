@@ -41,9 +41,9 @@
 //!
 //! | feature | module | runtime type |
 //! |---|---|---|
-//! | `runtime-tokio` (default) | [`tokio`](crate::tokio) | `TokioRuntime` |
-//! | `runtime-smol` | [`smol`](crate::smol) | `SmolRuntime` |
-//! | `runtime-async-std` | [`async_std`](crate::async_std) | `AsyncStdRuntime` |
+//! | `runtime-tokio` (default) | `redwire::tokio` | `TokioRuntime` |
+//! | `runtime-smol` | `redwire::smol` | `SmolRuntime` |
+//! | `runtime-async-std` | `redwire::async_std` | `AsyncStdRuntime` |
 //!
 //! The top-level [`connect`] and [`open`] use the enabled runtime; with several enabled, tokio
 //! wins, then smol, then async-std (the per-runtime modules are always there to pick one).
