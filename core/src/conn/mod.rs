@@ -230,7 +230,9 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Starts connecting: the first output is [`Output::Open`], asked for at once.
+    /// Starts connecting: the first output is [`Output::Open`], asked for at once. The
+    /// machine starts in [`StateKind::Connecting`] (attempt 1); no transition is reported
+    /// for entering it.
     pub fn new(config: Config, now: Instant) -> Connection {
         let state = State::Connecting(Connecting {
             attempt: 1,
