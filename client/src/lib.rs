@@ -50,6 +50,10 @@
 //!
 //! With the `tracing` feature, transitions are logged: reconnecting as a warning, failed as an
 //! error, the rest at debug level.
+//!
+//! Not supported on a `Client`: Pub/Sub (`SUBSCRIBE` turns the connection into a push stream
+//! that a multiplexed connection cannot share); RESP3 push frames that arrive anyway are
+//! dropped (logged at debug level with `tracing`).
 #![warn(missing_docs)]
 
 pub mod config;
