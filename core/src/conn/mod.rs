@@ -155,6 +155,10 @@ pub enum Input<'a> {
     /// Reading or writing failed.
     IoError(io::ErrorKind),
     /// `n` more bytes of what [`Output::Transmit`] handed out were accepted by the socket.
+    ///
+    /// This is how the machine knows which requests may have reached the server: when a
+    /// connection is lost, a request with no confirmed byte is written again on the next
+    /// one, so a driver that does not report writes risks running requests twice.
     Written(usize),
     /// The deadline from [`Connection::poll_timeout`] passed.
     Timeout,
