@@ -495,6 +495,18 @@ mod tests {
     }
 
     #[test]
+    fn handles_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Client>();
+        send_sync::<Pipeline>();
+        send_sync::<Transaction>();
+        send_sync::<Error>();
+        send::<Reply<Value>>();
+        send::<Events>();
+    }
+
+    #[test]
     fn server_error_replies_become_typed_errors() {
         assert_eq!(convert_value(Value::Integer(1)), Ok(Value::Integer(1)));
         assert_eq!(
