@@ -205,7 +205,7 @@ async fn scenario_2_kill_9_and_restart_with_backoff(rt: Rt) {
         delays.len() >= 3,
         "expected several attempts during a 2 s outage: {delays:?}\n{evs:#?}"
     );
-    let slack = Duration::from_millis(60);
+    let slack = Duration::from_millis(150);
     let mut jittered = 0;
     for &(attempt, d) in &delays {
         let nominal = backoff.delay(attempt.saturating_sub(1));
@@ -221,7 +221,7 @@ async fn scenario_2_kill_9_and_restart_with_backoff(rt: Rt) {
     assert!(jittered > 0, "no delay was shortened by jitter: {delays:?}");
     let growing = delays
         .windows(2)
-        .all(|w| w[1].1 + Duration::from_millis(30) >= w[0].1);
+        .all(|w| w[1].1 + Duration::from_millis(100) >= w[0].1);
     assert!(
         growing && delays.last().unwrap().1 > delays[0].1 * 2,
         "backoff does not grow: {delays:?}"
