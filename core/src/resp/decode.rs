@@ -189,7 +189,25 @@ impl Decoder {
     ///
     /// A protocol error poisons the decoder: every later call returns
     /// [`ProtocolErrorKind::Poisoned`] and the connection must be replaced.
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
+        // Small enough to inline into the caller's read loop; everything
+        // else lives out of line in `decode_slow`.
+        if self.error.is_none()
+            && self.stack.is_empty()
+            && matches!(self.pending, Pending::Value)
+            && self.scanned == 0
+            && self.streamed.is_none()
+        {
+            if let Some(v) = self.fast_scalar(buf) {
+                return Ok(Some(v));
+            }
+        }
+        self.decode_slow(buf)
+    }
+
+    #[inline(never)]
+    fn decode_slow(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
         if let Some(err) = &self.error {
             return Err(ProtocolError {
                 kind: ProtocolErrorKind::Poisoned,
@@ -224,6 +242,76 @@ impl Decoder {
     /// Bytes consumed from the stream since the decoder was created.
     pub fn position(&self) -> u64 {
         self.consumed
+    }
+
+    /// The commonest replies (a short `+` line, an integer, a complete bulk
+    /// string) at the top level, decoded without the general machinery.
+    /// `None` sends anything else, including every error, to the general
+    /// path, which gives the same result for these inputs.
+    #[inline]
+    fn fast_scalar(&mut self, buf: &mut BytesMut) -> Option<Value> {
+        let data = &buf[..];
+        let limits = &self.limits;
+        let (value, len) = match *data.first()? {
+            b':' => {
+                let neg = data.get(1) == Some(&b'-');
+                let (n, cr) = fast_digits(data, 1 + neg as usize)?;
+                let len = cr + 2;
+                if cr - 1 > limits.max_line_len || len > limits.max_frame_bytes {
+                    return None;
+                }
+                // At most 18 digits: no overflow either way.
+                let n = n as i64;
+                (Value::Integer(if neg { -n } else { n }), len)
+            }
+            b'+' => {
+                // Short lines only: a plain loop beats a vectorised search there.
+                let lf = data.iter().take(64).position(|&b| b == b'\n')?;
+                if lf < 2 || data[lf - 1] != b'\r' {
+                    return None;
+                }
+                let (cr, len) = (lf - 1, lf + 1);
+                if cr - 1 > limits.max_line_len || len > limits.max_frame_bytes {
+                    return None;
+                }
+                let known: &'static [u8] = match &data[1..cr] {
+                    b"OK" => b"OK",
+                    b"PONG" => b"PONG",
+                    b"QUEUED" => b"QUEUED",
+                    _ => {
+                        let mut line = buf.split_to(len).freeze();
+                        line.advance(1);
+                        line.truncate(cr - 1);
+                        self.consumed += len as u64;
+                        return Some(Value::SimpleString(line));
+                    }
+                };
+                (Value::SimpleString(Bytes::from_static(known)), len)
+            }
+            b'$' => {
+                let (n, cr) = fast_digits(data, 1)?;
+                let n = n as usize;
+                let len = cr + 2 + n + 2;
+                if n > limits.max_bulk_len
+                    || cr - 1 > limits.max_line_len
+                    || len > limits.max_frame_bytes
+                    || data.len() < len
+                    || data[len - 2] != b'\r'
+                    || data[len - 1] != b'\n'
+                {
+                    return None;
+                }
+                let mut bulk = buf.split_to(len).freeze();
+                bulk.advance(cr + 2);
+                bulk.truncate(n);
+                self.consumed += len as u64;
+                return Some(Value::BulkString(bulk));
+            }
+            _ => return None,
+        };
+        buf.advance(len);
+        self.consumed += len as u64;
+        Some(value)
     }
 
     fn decode_inner(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
@@ -267,8 +355,11 @@ impl Decoder {
     #[inline]
     fn take(&mut self, buf: &mut BytesMut, at: usize, len: usize) -> Bytes {
         let skip = self.pos + at;
-        buf.advance(skip);
-        let data = buf.split_to(len).freeze();
+        // One split for the parsed bytes and the payload together, then drop
+        // the parsed prefix from the frozen slice: cheaper than advancing the
+        // BytesMut first.
+        let mut data = buf.split_to(skip + len).freeze();
+        data.advance(skip);
         self.consumed += (skip + len) as u64;
         self.pos = 0;
         data
