@@ -296,6 +296,30 @@ pub struct Sim {
     pub pushes: usize,
     pub opens: usize,
     next_token: u64,
+    /// The model of the attempt counter: the current attempt's number.
+    model_attempt: u32,
+    /// When the current connection completed its handshake.
+    connected_since: Option<Instant>,
+    /// When the last `Reconnecting` was entered, and the delay range the model allows.
+    backoff_window: Option<(Instant, Duration, Duration)>,
+}
+
+/// The model's backoff: the delay range after `failures` failed attempts in a row.
+pub fn model_delay(b: &Backoff, failures: u32) -> (Duration, Duration) {
+    if failures == 0 {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    let mut d = b.base.as_secs_f64();
+    for _ in 1..failures.min(64) {
+        d *= b.factor;
+    }
+    let d = d.min(b.cap.as_secs_f64());
+    // Float rounding in either computation: a microsecond of slack.
+    let slack = 1e-6;
+    (
+        Duration::from_secs_f64((d * (1.0 - b.jitter) - slack).max(0.0)),
+        Duration::from_secs_f64(d + slack),
+    )
 }
 
 impl Sim {
@@ -317,6 +341,9 @@ impl Sim {
             pushes: 0,
             opens: 0,
             next_token: 0,
+            model_attempt: 1,
+            connected_since: None,
+            backoff_window: None,
         };
         sim.drain();
         sim
@@ -562,6 +589,7 @@ impl Sim {
                         }
                         _ => {}
                     }
+                    self.check_attempts(&t);
                     self.state = t.to;
                     self.transitions.push((t.from, t.to, t.reason, t.attempt));
                 }
@@ -582,6 +610,54 @@ impl Sim {
             );
         }
         replies
+    }
+
+    /// The reference model of attempts and backoff: the counter grows by one per failed
+    /// attempt, resets after a healthy connection, and each wait is in the model's range.
+    fn check_attempts(&mut self, t: &redwire_core::conn::Transition) {
+        let backoff = self.conn.config().backoff;
+        let failures = match t.from {
+            StateKind::Connected => {
+                let since = self.connected_since.expect("connected without a handshake");
+                if t.at.saturating_duration_since(since) >= backoff.healthy_after {
+                    0
+                } else {
+                    self.model_attempt
+                }
+            }
+            _ => self.model_attempt,
+        };
+        match (t.from, t.to) {
+            (_, StateKind::Reconnecting) => {
+                assert_eq!(
+                    t.attempt,
+                    failures + 1,
+                    "attempt number after {failures} failures"
+                );
+                let (lo, hi) = model_delay(&backoff, failures);
+                self.backoff_window = Some((t.at, lo, hi));
+                self.model_attempt = t.attempt;
+            }
+            (StateKind::Connecting | StateKind::Connected, StateKind::Failed) => {
+                assert_eq!(t.attempt, failures, "attempt number on giving up");
+            }
+            (StateKind::Reconnecting, StateKind::Connecting) => {
+                assert_eq!(t.attempt, self.model_attempt);
+                let (entered, lo, _) = self
+                    .backoff_window
+                    .take()
+                    .expect("reconnecting without a delay");
+                assert!(
+                    t.at - entered >= lo,
+                    "attempt started before the backoff delay"
+                );
+            }
+            (StateKind::Connecting, StateKind::Connected) => {
+                assert_eq!(t.attempt, self.model_attempt);
+                self.connected_since = Some(t.at);
+            }
+            _ => {}
+        }
     }
 
     fn check_answer(&mut self, id: RequestId, result: &Result<Value, RequestError>) {
