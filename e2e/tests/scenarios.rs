@@ -39,6 +39,7 @@ redwire_e2e::runtime_tests!(
     byte_at_a_time_io_still_matches_every_reply,
     close_while_reconnecting_answers_queued_requests,
     retries_exhausted_fail_every_request_with_the_reason,
+    dropping_the_last_handle_closes_gracefully,
 );
 
 async fn resp3_typed_replies(rt: Rt) {
@@ -786,4 +787,35 @@ async fn retries_exhausted_fail_every_request_with_the_reason(rt: Rt) {
     );
     // Closing a failed client returns at once.
     rt.within("close", PROMPT, client.close()).await;
+}
+
+async fn dropping_the_last_handle_closes_gracefully(rt: Rt) {
+    let server = RedisServer::start();
+    let client = rt.connect(config(&server)).await.expect("connect");
+    let mut events = client.events();
+    let replies: Vec<_> = (0..100)
+        .map(|i| client.query::<i64>(&cmd("RPUSH").arg("l").arg(i)))
+        .collect();
+    let other = client.clone();
+    drop(client);
+    // A clone keeps the connection open.
+    assert_eq!(
+        other.query::<i64>(&cmd("LLEN").arg("l")).await.unwrap(),
+        100
+    );
+    drop(other);
+    for (i, reply) in (1..).zip(replies) {
+        assert_eq!(rt.within("a reply", PROMPT, reply).await.unwrap(), i);
+    }
+    let (closed, seen) = rt.wait_state(&mut events, StateKind::Closed, PROMPT).await;
+    assert_eq!(
+        closed.reason,
+        Some(CloseReason::ClientRequested),
+        "{seen:?}"
+    );
+    assert_eq!(
+        rt.within("the end of the events", PROMPT, events.next())
+            .await,
+        None
+    );
 }
