@@ -86,15 +86,18 @@ pub enum QueuePolicy {
 pub struct Backoff {
     /// Delay before the second attempt.
     pub base: Duration,
-    /// Growth factor per attempt.
+    /// Growth factor per attempt (values below 1 act as 1).
     pub factor: f64,
     /// Largest delay.
     pub cap: Duration,
-    /// Random share of each delay, 0.0 to 1.0: the delay is drawn from `[d * (1 - jitter), d]`.
+    /// Random share of each delay, 0.0 to 1.0 (clamped): the delay is drawn from
+    /// `[d * (1 - jitter), d]`.
     pub jitter: f64,
-    /// After this many failed attempts in a row, give up (Failed). `None`: retry for ever.
+    /// After this many failed attempts in a row, give up (Failed; 0 acts as 1). `None`:
+    /// retry for ever. A connection lost before it was healthy counts as a failed attempt.
     pub max_attempts: Option<u32>,
-    /// A connection that stayed up this long resets the attempt counter.
+    /// A connection that stayed up this long resets the attempt counter; when it is lost,
+    /// the next attempt is made at once.
     pub healthy_after: Duration,
 }
 

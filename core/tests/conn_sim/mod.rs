@@ -162,6 +162,8 @@ pub struct FakeServer {
     pub mute: bool,
     /// Commands seen, by name.
     pub names: Vec<String>,
+    /// The last `ECHO` token number run on this connection.
+    last_token: u64,
 }
 
 impl FakeServer {
@@ -174,6 +176,7 @@ impl FakeServer {
             saw_user_command: false,
             mute: false,
             names: Vec::new(),
+            last_token: 0,
         }
     }
 
@@ -220,6 +223,19 @@ impl FakeServer {
                 "PING" => Value::SimpleString(Bytes::from_static(b"PONG")),
                 "ECHO" => {
                     self.saw_user_command = true;
+                    // Submission order is kept on every connection, requeued requests
+                    // included (sim tokens are `t<n>`, n growing with submission).
+                    if let Some(n) = args[1]
+                        .strip_prefix(b"t")
+                        .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
+                    {
+                        assert!(
+                            n > self.last_token,
+                            "request t{n} written after t{}",
+                            self.last_token
+                        );
+                        self.last_token = n;
+                    }
                     *executed.entry(args[1].clone()).or_default() += 1;
                     Value::BulkString(args[1].clone())
                 }
