@@ -870,3 +870,33 @@ fn queue_limit_also_bounds_requests_awaiting_replies() {
     assert!(ids[..16].iter().all(|id| answer(&sim, *id).is_ok()));
     sim.finish();
 }
+
+#[test]
+fn an_old_server_requiring_a_password_answers_hello_with_noauth_and_gets_auth() {
+    // Redis < 6 with requirepass: NOAUTH before it even finds HELLO unknown.
+    let mut sim = Sim::new(config_variant(false, true, 0, false, None));
+    sim.scripts.push(Script {
+        hello: Hello::Reject(Code::NoAuth),
+        ..Script::OK
+    });
+    sim.open(true);
+    sim.pump();
+    assert_eq!(sim.state, Connected);
+    assert_eq!(
+        sim.server.as_ref().unwrap().names,
+        ["HELLO", "AUTH", "CLIENT"]
+    );
+    assert_eq!(sim.conn.protocol(), Some(ProtocolVersion::Resp2));
+    sim.finish();
+
+    // Without a password to offer, NOAUTH is final.
+    let mut sim = Sim::new(sim_config());
+    sim.scripts.push(Script {
+        hello: Hello::Reject(Code::NoAuth),
+        ..Script::OK
+    });
+    sim.open(true);
+    sim.pump();
+    assert_eq!(sim.state, Failed);
+    sim.finish();
+}

@@ -112,6 +112,12 @@ impl Handshake {
         )
     }
 
+    fn fall_back(&mut self, config: &Config, out: &mut BytesMut) -> Progress {
+        let (next, progress) = Self::setup(config, ProtocolVersion::Resp2, out);
+        *self = next;
+        progress
+    }
+
     /// Consumes one (non-push) reply; may write the next step's commands to `out`.
     pub(crate) fn on_reply(
         &mut self,
@@ -122,12 +128,12 @@ impl Handshake {
         self.pending = self.pending.saturating_sub(1);
         match (self.step, reply) {
             (Step::Hello, Value::Error(e)) => match e.code {
-                // No HELLO (Redis < 6, many proxies) or no RESP3: speak RESP2.
-                ServerErrorCode::Err | ServerErrorCode::NoProto => {
-                    let (next, progress) = Self::setup(config, ProtocolVersion::Resp2, out);
-                    *self = next;
-                    progress
-                }
+                // No HELLO (Redis < 6, many proxies) or no RESP3: speak RESP2. A server
+                // without HELLO that requires a password answers NOAUTH before it even
+                // looks at the command: when HELLO carried credentials, that too means
+                // "no HELLO here", and AUTH will tell whether they are right.
+                ServerErrorCode::Err | ServerErrorCode::NoProto => self.fall_back(config, out),
+                ServerErrorCode::NoAuth if config.password.is_some() => self.fall_back(config, out),
                 _ => Progress::Rejected(e),
             },
             (Step::Hello, _) => {
