@@ -40,6 +40,7 @@ redwire_e2e::runtime_tests!(
     scenario_8_unreachable_with_max_attempts,
     scenario_9_queue_bound_and_fail_fast,
     scenario_10_restart_into_loading,
+    scenario_11_cut_mid_reply,
 );
 
 fn tcp(port: u16) -> ClientConfig {
@@ -881,6 +882,89 @@ async fn scenario_10_restart_into_loading(rt: Rt) {
         ttr: time_to_recover(&ops, back),
         reasons: format!(
             "{}; requests refused with LOADING: {loading}",
+            reasons_of(&evs)
+        ),
+        tally: &tally,
+    }
+    .emit();
+    tally.assert_clean();
+    client.close().await;
+}
+
+/// Scenario 11 (beyond the nine of the issue): the connection is reset in the middle of a
+/// 64 KiB reply. The request fails as written-then-lost (never with a truncated value), the
+/// requests pipelined behind it are answered once each, and the client reconnects.
+async fn scenario_11_cut_mid_reply(rt: Rt) {
+    let server = durable(RedisServer::builder());
+    let big = "v".repeat(64 * 1024);
+    lock(&server).command(&["SET", "s11:big", &big]);
+    let proxy = Arc::new(FaultProxy::start(lock(&server).addr()));
+    let client = rt.client(fast_backoff(tcp(proxy.port())));
+    let events = collect_events(&rt, &client);
+    let mut ev = client.events();
+    let writers = Writers::start(&rt, &client, "s11", 2, PACE);
+    writers
+        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
+        .await;
+    writers.pause();
+    wait_async(&rt, "the writers to be idle", PROMPT, || writers.idle()).await;
+
+    // 1,000 bytes into the next server-to-client traffic: inside the big reply.
+    proxy.cut_after_server_bytes(1000, Cut::Rst);
+    let back = Instant::now();
+    let get = client.send(&cmd("GET").arg("s11:big"));
+    let behind: Vec<_> = (0..5)
+        .map(|i| client.send(&cmd("ECHO").arg(format!("behind-{i}"))))
+        .collect();
+    let err = rt
+        .within("the cut request to fail", PROMPT, get)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::ConnectionLost { reason, .. } if is_transport(reason)),
+        "a cut reply is a lost connection, never a truncated value: {err:?}"
+    );
+    let mut behind_lost = 0;
+    for (i, r) in behind.into_iter().enumerate() {
+        match rt.within("requests behind the cut one", PROMPT, r).await {
+            Ok(v) => assert_eq!(
+                v,
+                redwire_client::Value::BulkString(format!("behind-{i}").into_bytes().into())
+            ),
+            Err(e) => {
+                assert!(matches!(e, Error::ConnectionLost { .. }), "{e:?}");
+                behind_lost += 1;
+            }
+        }
+    }
+    let (t, _) = rt
+        .wait_transition(&mut ev, PROMPT, "the reset", |t| {
+            t.to == StateKind::Reconnecting
+        })
+        .await;
+    assert!(is_transport(t.reason.as_ref().unwrap()), "{t:?}");
+    writers.resume();
+    writers
+        .wait_acks(&rt, 300, PROMPT, "acknowledgements after reconnecting")
+        .await;
+    let ops = writers.finish(&rt, PROMPT).await;
+    assert!(failures_after_recovery(&ops, back).is_empty());
+    assert_eq!(
+        client
+            .query::<String>(&cmd("GET").arg("s11:big"))
+            .await
+            .unwrap(),
+        big
+    );
+    let tally = check(&lock(&server), &format!("s11:{}", runtime_name()), &ops);
+    let evs = events.lock().unwrap().clone();
+    Summary {
+        id: "11",
+        title: "connection reset 1,000 bytes into a 64 KiB reply",
+        recovered: "yes",
+        ttr: time_to_recover(&ops, back),
+        reasons: format!(
+            "{}; cut request: {err:?}; {behind_lost}/5 pipelined behind it lost",
             reasons_of(&evs)
         ),
         tally: &tally,
