@@ -362,3 +362,21 @@ proptest! {
         }
     }
 }
+
+// Invariant: a RESP double decodes to exactly the f64 that Rust's own
+// correctly rounded parser gives for the same text (the decoder has a fast
+// path for short decimals; this pins it to the reference).
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+    #[test]
+    fn doubles_decode_to_the_correctly_rounded_value(
+        text in "-?[0-9]{1,17}(\\.[0-9]{0,17})?|-?\\.[0-9]{1,17}|-?[0-9]{1,5}(\\.[0-9]{1,5})?[eE][-+]?[0-9]{1,3}",
+    ) {
+        let expected: f64 = text.parse().unwrap();
+        let mut buf = BytesMut::from(format!(",{text}\r\n").as_bytes());
+        match Decoder::new(Limits::default()).decode(&mut buf).unwrap() {
+            Some(Value::Double(d)) => prop_assert_eq!(d.to_bits(), expected.to_bits(), "{}", text),
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+}

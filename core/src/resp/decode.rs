@@ -193,13 +193,10 @@ impl Decoder {
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
         // Small enough to inline into the caller's read loop; everything
         // else lives out of line in `decode_slow`.
-        if self.error.is_none()
-            && self.stack.is_empty()
-            && matches!(self.pending, Pending::Value)
-            && self.scanned == 0
-            && self.streamed.is_none()
-        {
-            if let Some(v) = self.fast_scalar(buf) {
+        if self.error.is_none() && self.stack.is_empty() {
+            if let Some(v) = self.fast_value(buf) {
+                self.flush(buf);
+                self.frame_bytes = 0;
                 return Ok(Some(v));
             }
         }
@@ -244,73 +241,99 @@ impl Decoder {
         self.consumed
     }
 
-    /// The commonest replies (a short `+` line, an integer, a complete bulk
-    /// string) at the top level, decoded without the general machinery.
+    /// The commonest elements, complete in the buffer at `pos`: a short `+`
+    /// line, an integer, a boolean, a null, a short double, a bulk string.
+    /// Decoded without the general machinery and counted towards the frame.
     /// `None` sends anything else, including every error, to the general
-    /// path, which gives the same result for these inputs.
-    #[inline]
-    fn fast_scalar(&mut self, buf: &mut BytesMut) -> Option<Value> {
-        let data = &buf[..];
+    /// path, which gives the same result for these inputs (the chunking
+    /// property tests compare both).
+    #[inline(always)]
+    fn fast_value(&mut self, buf: &mut BytesMut) -> Option<Value> {
+        if !matches!(self.pending, Pending::Value) || self.scanned != 0 || self.streamed.is_some() {
+            return None;
+        }
+        let pos = self.pos;
+        let data = &buf[pos..];
         let limits = &self.limits;
+        // Within the frame limit with `len` more bytes.
+        let fits = |len: usize| self.frame_bytes + len <= limits.max_frame_bytes;
         let (value, len) = match *data.first()? {
             b':' => {
                 let neg = data.get(1) == Some(&b'-');
                 let (n, cr) = fast_digits(data, 1 + neg as usize)?;
                 let len = cr + 2;
-                if cr - 1 > limits.max_line_len || len > limits.max_frame_bytes {
+                if cr - 1 > limits.max_line_len || !fits(len) {
                     return None;
                 }
                 // At most 18 digits: no overflow either way.
                 let n = n as i64;
                 (Value::Integer(if neg { -n } else { n }), len)
             }
-            b'+' => {
-                // Short lines only: a plain loop beats a vectorised search there.
-                let lf = data.iter().take(64).position(|&b| b == b'\n')?;
-                if lf < 2 || data[lf - 1] != b'\r' {
-                    return None;
-                }
-                let (cr, len) = (lf - 1, lf + 1);
-                if cr - 1 > limits.max_line_len || len > limits.max_frame_bytes {
-                    return None;
-                }
-                let known: &'static [u8] = match &data[1..cr] {
-                    b"OK" => b"OK",
-                    b"PONG" => b"PONG",
-                    b"QUEUED" => b"QUEUED",
-                    _ => {
-                        let mut line = buf.split_to(len).freeze();
-                        line.advance(1);
-                        line.truncate(cr - 1);
-                        self.consumed += len as u64;
-                        return Some(Value::SimpleString(line));
-                    }
-                };
-                (Value::SimpleString(Bytes::from_static(known)), len)
-            }
             b'$' => {
                 let (n, cr) = fast_digits(data, 1)?;
-                let n = n as usize;
+                let n = usize::try_from(n).ok()?;
                 let len = cr + 2 + n + 2;
                 if n > limits.max_bulk_len
                     || cr - 1 > limits.max_line_len
-                    || len > limits.max_frame_bytes
+                    || !fits(len)
                     || data.len() < len
                     || data[len - 2] != b'\r'
                     || data[len - 1] != b'\n'
                 {
                     return None;
                 }
-                let mut bulk = buf.split_to(len).freeze();
-                bulk.advance(cr + 2);
+                // One split for everything parsed so far and this bulk, then
+                // trim the frozen slice down to the payload.
+                let mut bulk = buf.split_to(pos + len).freeze();
+                bulk.advance(pos + cr + 2);
                 bulk.truncate(n);
-                self.consumed += len as u64;
+                self.consumed += (pos + len) as u64;
+                self.pos = 0;
+                self.frame_bytes += len;
                 return Some(Value::BulkString(bulk));
+            }
+            b'#' if data.len() >= 4 && &data[2..4] == b"\r\n" && fits(4) => match data[1] {
+                b't' => (Value::Boolean(true), 4),
+                b'f' => (Value::Boolean(false), 4),
+                _ => return None,
+            },
+            b'_' if data.len() >= 3 && &data[1..3] == b"\r\n" && fits(3) => (Value::Null, 3),
+            ty @ (b'+' | b',') => {
+                // Short lines only: a plain loop beats a vectorised search there.
+                let lf = data.iter().take(40).position(|&b| b == b'\n')?;
+                if lf < 2 || data[lf - 1] != b'\r' {
+                    return None;
+                }
+                let (cr, len) = (lf - 1, lf + 1);
+                if cr - 1 > limits.max_line_len || !fits(len) {
+                    return None;
+                }
+                let line = &data[1..cr];
+                if ty == b',' {
+                    (Value::Double(parse_double(line)?), len)
+                } else {
+                    // The commonest replies by far need no slice of the buffer.
+                    let known: &'static [u8] = match line {
+                        b"OK" => b"OK",
+                        b"PONG" => b"PONG",
+                        b"QUEUED" => b"QUEUED",
+                        _ => {
+                            let mut s = buf.split_to(pos + len).freeze();
+                            s.advance(pos + 1);
+                            s.truncate(cr - 1);
+                            self.consumed += (pos + len) as u64;
+                            self.pos = 0;
+                            self.frame_bytes += len;
+                            return Some(Value::SimpleString(s));
+                        }
+                    };
+                    (Value::SimpleString(Bytes::from_static(known)), len)
+                }
             }
             _ => return None,
         };
-        buf.advance(len);
-        self.consumed += len as u64;
+        self.pos += len;
+        self.frame_bytes += len;
         Some(value)
     }
 
@@ -324,10 +347,13 @@ impl Decoder {
     #[inline]
     fn run(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
         loop {
-            let value = match self.step(buf)? {
-                Step::Value(v) => v,
-                Step::Progress => continue,
-                Step::Incomplete => return Ok(None),
+            let value = match self.fast_value(buf) {
+                Some(v) => v,
+                None => match self.step(buf)? {
+                    Step::Value(v) => v,
+                    Step::Progress => continue,
+                    Step::Incomplete => return Ok(None),
+                },
             };
             if self.stack.is_empty() {
                 self.frame_bytes = 0;
@@ -469,8 +495,9 @@ impl Decoder {
                         let n = n as i64;
                         Ok(Step::Value(Value::Integer(if neg { -n } else { n })))
                     }
-                    b'$' => self.bulk_len(buf, BulkKind::String, n as usize, cr),
-                    _ => self.aggregate_len(ty, n as usize, false, cr, data.len()),
+                    // Saturate like `parse_len` where usize is narrower than 18 digits.
+                    b'$' => self.bulk_len(buf, BulkKind::String, saturate(n), cr),
+                    _ => self.aggregate_len(ty, saturate(n), false, cr, data.len()),
                 };
             }
         }
@@ -964,6 +991,9 @@ pub(crate) fn parse_double(s: &[u8]) -> Option<f64> {
         b"nan" | b"-nan" => return Some(f64::NAN),
         _ => {}
     }
+    if let Some(d) = simple_decimal(s) {
+        return Some(d);
+    }
     // Rust's float parser also accepts words like "infinity"; RESP does not.
     let mut i = 0;
     if matches!(s.first(), Some(b'+' | b'-')) {
@@ -1036,4 +1066,56 @@ fn fast_digits(data: &[u8], start: usize) -> Option<(u64, usize)> {
         return None;
     }
     Some((n, i))
+}
+
+/// Powers of ten exactly representable as `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// `[-]digits[.digits]` with at most 15 significant digits, the form Redis
+/// sends for most scores, without the general float parser: the digits as
+/// an integer and the power of ten are both exact in `f64`, so one division
+/// gives the correctly rounded value (Clinger's fast path), exactly what
+/// the general parser returns. `None` for anything else.
+#[inline]
+fn simple_decimal(s: &[u8]) -> Option<f64> {
+    let (neg, body) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let mut mantissa: u64 = 0;
+    let mut digits = 0usize;
+    let mut frac = 0usize;
+    let mut dot = false;
+    for &c in body {
+        if c == b'.' {
+            if dot {
+                return None;
+            }
+            dot = true;
+            continue;
+        }
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        mantissa = mantissa * 10 + d as u64;
+        digits += 1;
+        frac += dot as usize;
+        if digits > 15 {
+            return None;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    let v = mantissa as f64 / POW10[frac];
+    Some(if neg { -v } else { v })
+}
+
+#[inline(always)]
+fn saturate(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
