@@ -609,7 +609,7 @@ async fn per_request_timeout_is_typed_and_the_late_reply_skipped(rt: Rt) {
 async fn silent_connection_is_replaced(rt: Rt) {
     let server = RedisServer::start();
     let client = rt
-        .connect(config(&server).unresponsive_timeout(Some(Duration::from_millis(300))))
+        .connect(config(&server).unresponsive_timeout(Some(Duration::from_secs(1))))
         .await
         .expect("connect");
     let mut events = client.events();
