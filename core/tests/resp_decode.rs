@@ -840,3 +840,50 @@ fn bulk_payload_is_a_slice_of_the_read_buffer() {
         v => panic!("{v:?}"),
     }
 }
+
+#[test]
+fn nested_and_chunked_payloads_are_not_copied() {
+    // Inside an aggregate.
+    let mut buf = BytesMut::with_capacity(64);
+    buf.extend_from_slice(b"*2\r\n$3\r\nabc\r\n+hello\r\n");
+    let base = buf.as_ptr() as usize;
+    match Decoder::new(Limits::default()).decode(&mut buf).unwrap() {
+        Some(Value::Array(items)) => match &items[..] {
+            [Value::BulkString(a), Value::SimpleString(h)] => {
+                assert_eq!(a.as_ptr() as usize, base + 8);
+                assert_eq!(h.as_ptr() as usize, base + 14);
+            }
+            other => panic!("{other:?}"),
+        },
+        v => panic!("{v:?}"),
+    }
+    // A 1 MiB bulk arriving in 1 KiB pieces into a buffer that does not
+    // reallocate: the payload is the buffer's own bytes.
+    let len = 1 << 20;
+    let header = format!("${len}\r\n");
+    let mut wire = header.clone().into_bytes();
+    wire.extend((0..len).map(|i| (i % 251) as u8));
+    wire.extend_from_slice(b"\r\n");
+    let mut buf = BytesMut::with_capacity(wire.len());
+    let base = buf.as_ptr() as usize;
+    let mut d = Decoder::new(Limits::default());
+    let mut got = None;
+    for piece in wire.chunks(1024) {
+        buf.extend_from_slice(piece);
+        if let Some(v) = d.decode(&mut buf).unwrap() {
+            got = Some(v);
+        }
+    }
+    match got {
+        Some(Value::BulkString(b)) => {
+            assert_eq!(b.len(), len);
+            assert_eq!(
+                b.as_ptr() as usize,
+                base + header.len(),
+                "payload was copied"
+            );
+            assert_eq!(&b[..], &wire[header.len()..header.len() + len]);
+        }
+        v => panic!("{v:?}"),
+    }
+}
