@@ -94,36 +94,28 @@ fn run(parser: Parser, corpus: &Corpus, mut buf: BytesMut) -> Result<BytesMut, S
     Ok(buf)
 }
 
-pub struct DecodeResult {
-    pub best: Duration,
-    pub bytes: usize,
-}
-
-impl DecodeResult {
-    pub fn mb_per_s(&self) -> f64 {
-        self.bytes as f64 / self.best.as_secs_f64() / 1e6
-    }
-}
-
-/// Warm-up once, then keep the fastest of `reps` runs (the least disturbed by the
-/// other process sharing the machine).
-pub fn measure(parser: Parser, corpus: &Corpus, reps: usize) -> Result<DecodeResult, String> {
-    // The redwire decoder may not be implemented yet in a given checkout; report
-    // that as "not available" instead of aborting the whole run.
+/// One untimed run that also checks the decoder works on this corpus. The
+/// redwire decoder may be unfinished in a given checkout: a panic is reported
+/// as "not available" instead of aborting the whole benchmark.
+pub fn check(parser: Parser, corpus: &Corpus) -> Result<(), String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run(parser, corpus, initial_buffer(corpus))
     }))
     .map_err(|_| "panicked (not implemented?)".to_string())??;
-    let mut best = Duration::MAX;
-    for _ in 0..reps {
-        let buf = initial_buffer(corpus);
-        let start = Instant::now();
-        let leftover = run(parser, corpus, buf)?;
-        best = best.min(start.elapsed());
-        drop(leftover);
-    }
-    Ok(DecodeResult {
-        best,
-        bytes: corpus.bytes.len(),
-    })
+    Ok(())
+}
+
+/// One timed run.
+pub fn time_once(parser: Parser, corpus: &Corpus) -> Result<Duration, String> {
+    let buf = initial_buffer(corpus);
+    let start = Instant::now();
+    let leftover = run(parser, corpus, buf)?;
+    let elapsed = start.elapsed();
+    drop(leftover);
+    Ok(elapsed)
+}
+
+/// MB/s of a run of `corpus` that took `elapsed`.
+pub fn mb_per_s(corpus: &Corpus, elapsed: Duration) -> f64 {
+    corpus.bytes.len() as f64 / elapsed.as_secs_f64() / 1e6
 }

@@ -26,6 +26,8 @@ use server::RedisServer;
 
 struct Settings {
     decode_reps: usize,
+    /// Interleaved rounds of every end-to-end scenario; each client keeps its best.
+    rounds: usize,
     warmup: Duration,
     duration: Duration,
     latency_samples: usize,
@@ -40,13 +42,14 @@ impl Settings {
     fn full() -> Settings {
         Settings {
             decode_reps: 7,
+            rounds: 2,
             warmup: Duration::from_millis(500),
             duration: Duration::from_secs(3),
             latency_samples: 20_000,
             big_rounds: 100,
             pipeline_rounds: 20,
             idle_connections: 1000,
-            recovery_reps: 3,
+            recovery_reps: 7,
             benchmark_requests: 2_000_000,
         }
     }
@@ -54,6 +57,7 @@ impl Settings {
     fn quick() -> Settings {
         Settings {
             decode_reps: 2,
+            rounds: 1,
             warmup: Duration::from_millis(200),
             duration: Duration::from_millis(800),
             latency_samples: 3_000,
@@ -85,22 +89,29 @@ fn main() {
         return;
     }
     if args.first().map(String::as_str) == Some("decode") {
-        // `decode PARSER CORPUS REPS`: one decoder on one corpus, for profilers.
-        let parser = match args.get(1).map(String::as_str) {
-            Some("redwire") => decoders::Parser::Redwire,
-            Some("redis-rs") => decoders::Parser::RedisRs,
-            Some("redis-protocol") => decoders::Parser::RedisProtocol,
+        // `decode PARSER CORPUS REPS`: one decoder (or `all`, as in the full run)
+        // on one corpus, for profilers.
+        let parsers: Vec<decoders::Parser> = match args.get(1).map(String::as_str) {
+            Some("redwire") => vec![decoders::Parser::Redwire],
+            Some("redis-rs") => vec![decoders::Parser::RedisRs],
+            Some("redis-protocol") => vec![decoders::Parser::RedisProtocol],
+            Some("all") => decoders::Parser::ALL.to_vec(),
             _ => {
-                eprintln!("usage: redwire-bench decode redwire|redis-rs|redis-protocol 1..5 REPS");
+                eprintln!(
+                    "usage: redwire-bench decode redwire|redis-rs|redis-protocol|all 1..5 REPS"
+                );
                 std::process::exit(2);
             }
         };
         let index: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1);
         let reps: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(20);
         let corpus = corpus::one(index);
-        match decoders::measure(parser, &corpus, reps) {
-            Ok(r) => println!("{}: {:.1} MB/s", corpus.name, r.mb_per_s()),
-            Err(e) => eprintln!("{e}"),
+        let best = decode_interleaved(&corpus, &parsers, reps);
+        for parser in parsers {
+            match best.get(parser) {
+                Ok(mb) => println!("{} {parser:?}: {mb:.1} MB/s", corpus.name),
+                Err(e) => eprintln!("{parser:?}: {e}"),
+            }
         }
         return;
     }
@@ -135,152 +146,229 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// The best result of several rounds, per client (or column).
+///
+/// The machine is shared and its load changes during a run, so every
+/// measurement is repeated in rounds that interleave the clients, and each
+/// client keeps its best round: a burst of load then costs every client alike
+/// instead of whichever happened to be running.
+struct Best<K: PartialEq + Copy> {
+    better: Better,
+    results: Vec<(K, BenchResult<f64>)>,
+}
+
+impl<K: PartialEq + Copy> Best<K> {
+    fn new(better: Better) -> Self {
+        Best {
+            better,
+            results: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, key: K, result: BenchResult<f64>) {
+        let Some(slot) = self.results.iter_mut().find(|(k, _)| *k == key) else {
+            self.results.push((key, result));
+            return;
+        };
+        slot.1 = match (slot.1.clone(), result) {
+            (Ok(a), Ok(b)) => Ok(match self.better {
+                Better::Higher => a.max(b),
+                Better::Lower => a.min(b),
+            }),
+            (Ok(a), Err(_)) | (Err(_), Ok(a)) => Ok(a),
+            (Err(e), Err(_)) => Err(e),
+        };
+    }
+
+    fn get(&self, key: K) -> BenchResult<f64> {
+        self.results
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| Err("not run".into()))
+    }
+
+    fn fill(&self, row: &mut report::Row, to_column: impl Fn(K) -> Column) {
+        for (key, result) in &self.results {
+            row.set(to_column(*key), result.clone());
+        }
+    }
+}
+
+/// Each parser's best MB/s on `corpus` over `reps` runs, the parsers taking turns.
+fn decode_interleaved(
+    corpus: &corpus::Corpus,
+    parsers: &[decoders::Parser],
+    reps: usize,
+) -> Best<decoders::Parser> {
+    let mut best = Best::new(Better::Higher);
+    let working: Vec<_> = parsers
+        .iter()
+        .copied()
+        .filter(|&p| match decoders::check(p, corpus) {
+            Ok(()) => true,
+            Err(e) => {
+                best.add(p, Err(e));
+                false
+            }
+        })
+        .collect();
+    for _ in 0..reps {
+        for &parser in &working {
+            let result = decoders::time_once(parser, corpus).map(|t| decoders::mb_per_s(corpus, t));
+            best.add(parser, result);
+        }
+    }
+    best
+}
+
+fn parser_column(parser: decoders::Parser) -> Column {
+    match parser {
+        decoders::Parser::Redwire => Column::Redwire,
+        decoders::Parser::RedisRs => Column::RedisRs,
+        decoders::Parser::RedisProtocol => Column::RedisProtocol,
+    }
+}
+
 fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
     let mut server = RedisServer::start().map_err(|e| format!("starting redis-server: {e}"))?;
     let port = server.port();
     let mut report = Report::default();
 
     eprintln!("decoders...");
-    report.section("Decoder throughput, MB/s (best of several runs)");
+    report.section(&format!(
+        "Decoder throughput (best of {} interleaved runs)",
+        s.decode_reps
+    ));
     for index in 1..=corpus::COUNT {
         // One at a time: the 64 MiB corpora are not all kept in memory at once.
         let corpus = corpus::one(index);
+        let best = decode_interleaved(&corpus, &decoders::Parser::ALL, s.decode_reps);
         let mut row = report.row(format!("decode {}", corpus.name), "MB/s", Better::Higher);
-        for parser in decoders::Parser::ALL {
-            let column = match parser {
-                decoders::Parser::Redwire => Column::Redwire,
-                decoders::Parser::RedisRs => Column::RedisRs,
-                decoders::Parser::RedisProtocol => Column::RedisProtocol,
-            };
-            row.set(
-                column,
-                decoders::measure(parser, &corpus, s.decode_reps).map(|r| r.mb_per_s()),
-            );
-        }
+        best.fill(&mut row, parser_column);
         report.push(row);
     }
 
-    eprintln!("redis-benchmark...");
-    let ceiling = redis_benchmark(port, s.benchmark_requests);
+    report.section(&format!(
+        "End to end: one connection, current-thread tokio runtime (best of {} interleaved rounds)",
+        s.rounds
+    ));
+    let mut ceiling = Best::new(Better::Higher);
+    let mut ops = [Best::new(Better::Higher), Best::new(Better::Higher)];
+    let mut allocs = [Best::new(Better::Lower), Best::new(Better::Lower)];
+    let mut peaks = [Best::new(Better::Lower), Best::new(Better::Lower)];
+    let mut p50 = Best::new(Better::Lower);
+    let mut p99 = Best::new(Better::Lower);
+    let mut big = Best::new(Better::Lower);
+    let mut pipe = Best::new(Better::Lower);
+    const TASKS: [usize; 2] = [64, 512];
+    for round in 1..=s.rounds {
+        eprintln!("round {round}: redis-benchmark...");
+        ceiling.add((), redis_benchmark(port, s.benchmark_requests));
+        for (i, tasks) in TASKS.into_iter().enumerate() {
+            eprintln!("round {round}: throughput, {tasks} tasks...");
+            for client in Client::ALL {
+                server.flushall();
+                let result = spawn_child(&[
+                    "throughput",
+                    client.name(),
+                    &port.to_string(),
+                    &tasks.to_string(),
+                    &s.warmup.as_millis().to_string(),
+                    &s.duration.as_millis().to_string(),
+                ])
+                .and_then(|f| Ok((parse(&f, 0)?, parse(&f, 1)?, parse(&f, 2)?)));
+                ops[i].add(client, result.clone().map(|r| r.0));
+                peaks[i].add(client, result.clone().map(|r| r.1 / 1024.0));
+                allocs[i].add(client, result.map(|r| r.2));
+            }
+        }
 
-    report.section("End to end: one connection, current-thread tokio runtime");
-    let mut peaks = Vec::new();
-    let mut alloc_rows = Vec::new();
-    for tasks in [64usize, 512] {
-        eprintln!("throughput, {tasks} tasks...");
+        eprintln!("round {round}: latency, 1 MiB values, pipeline...");
+        for client in Client::ALL {
+            let samples = runtime().block_on(async {
+                match client {
+                    Client::Redwire => {
+                        clients::redwire::latency(port, 1000, s.latency_samples).await
+                    }
+                    Client::RedisRs => {
+                        clients::redis_rs::latency(port, 1000, s.latency_samples).await
+                    }
+                    Client::Fred => clients::fred::latency(port, 1000, s.latency_samples).await,
+                }
+            });
+            p50.add(client, samples.clone().map(|v| micros(percentile(v, 0.50))));
+            p99.add(client, samples.map(|v| micros(percentile(v, 0.99))));
+
+            let rounds = runtime().block_on(async {
+                match client {
+                    Client::Redwire => {
+                        clients::redwire::big_values(port, BIG_VALUE, s.big_rounds).await
+                    }
+                    Client::RedisRs => {
+                        clients::redis_rs::big_values(port, BIG_VALUE, s.big_rounds).await
+                    }
+                    Client::Fred => clients::fred::big_values(port, BIG_VALUE, s.big_rounds).await,
+                }
+            });
+            big.add(client, rounds.map(|v| millis(percentile(v, 0.50))));
+
+            server.flushall();
+            let rounds = runtime().block_on(async {
+                match client {
+                    Client::Redwire => {
+                        clients::redwire::pipeline(port, PIPELINE_LEN, s.pipeline_rounds).await
+                    }
+                    Client::RedisRs => {
+                        clients::redis_rs::pipeline(port, PIPELINE_LEN, s.pipeline_rounds).await
+                    }
+                    Client::Fred => {
+                        clients::fred::pipeline(port, PIPELINE_LEN, s.pipeline_rounds).await
+                    }
+                }
+            });
+            pipe.add(client, rounds.map(|v| millis(percentile(v, 0.50))));
+        }
+    }
+    for (i, tasks) in TASKS.into_iter().enumerate() {
         let mut row = report.row(
             format!("(a) {tasks} tasks SET/GET 16 B"),
             "ops/s",
             Better::Higher,
         );
-        let mut peak = report.row(
-            format!("peak RSS of (a) with {tasks} tasks"),
-            "MiB",
-            Better::Lower,
-        );
-        let mut allocs = report.row(
+        ops[i].fill(&mut row, Column::from);
+        row.set(Column::RedisBenchmark, ceiling.get(()));
+        report.push(row);
+    }
+    for (i, tasks) in TASKS.into_iter().enumerate() {
+        let mut row = report.row(
             format!("(a) {tasks} tasks: heap allocations"),
             "per op",
             Better::Lower,
         );
-        for client in Client::ALL {
-            server.flushall();
-            let result = spawn_child(&[
-                "throughput",
-                client.name(),
-                &port.to_string(),
-                &tasks.to_string(),
-                &s.warmup.as_millis().to_string(),
-                &s.duration.as_millis().to_string(),
-            ])
-            .and_then(|fields| Ok((parse(&fields, 0)?, parse(&fields, 1)?, parse(&fields, 2)?)));
-            row.set(client.into(), result.clone().map(|(ops, _, _)| ops));
-            allocs.set(client.into(), result.clone().map(|(_, _, a)| a));
-            peak.set(
-                client.into(),
-                result.map(|(_, hwm_kib, _)| hwm_kib / 1024.0),
-            );
-        }
-        row.set(Column::RedisBenchmark, ceiling.clone());
-        report.push(row);
-        alloc_rows.push(allocs);
-        peaks.push(peak);
-    }
-
-    for row in alloc_rows {
+        allocs[i].fill(&mut row, Column::from);
         report.push(row);
     }
-
-    eprintln!("latency...");
-    let mut p50 = report.row("(b) sequential GET, p50".into(), "µs", Better::Lower);
-    let mut p99 = report.row("(b) sequential GET, p99".into(), "µs", Better::Lower);
-    for client in Client::ALL {
-        let samples = runtime().block_on(async {
-            match client {
-                Client::Redwire => clients::redwire::latency(port, 1000, s.latency_samples).await,
-                Client::RedisRs => clients::redis_rs::latency(port, 1000, s.latency_samples).await,
-                Client::Fred => clients::fred::latency(port, 1000, s.latency_samples).await,
-            }
-        });
-        p50.set(
-            client.into(),
-            samples.clone().map(|v| micros(percentile(v, 0.50))),
-        );
-        p99.set(client.into(), samples.map(|v| micros(percentile(v, 0.99))));
+    for (name, unit, best) in [
+        ("(b) sequential GET, p50", "µs", &p50),
+        ("(b) sequential GET, p99", "µs", &p99),
+        ("(c) 1 MiB SET + GET, median round", "ms", &big),
+        ("(d) pipeline of 10,000 SET/GET, median", "ms", &pipe),
+    ] {
+        let mut row = report.row(name.into(), unit, Better::Lower);
+        best.fill(&mut row, Column::from);
+        report.push(row);
     }
-    report.push(p50);
-    report.push(p99);
-
-    eprintln!("1 MiB values...");
-    let mut big = report.row(
-        "(c) 1 MiB SET + GET, median round".into(),
-        "ms",
-        Better::Lower,
-    );
-    for client in Client::ALL {
-        let rounds = runtime().block_on(async {
-            match client {
-                Client::Redwire => {
-                    clients::redwire::big_values(port, BIG_VALUE, s.big_rounds).await
-                }
-                Client::RedisRs => {
-                    clients::redis_rs::big_values(port, BIG_VALUE, s.big_rounds).await
-                }
-                Client::Fred => clients::fred::big_values(port, BIG_VALUE, s.big_rounds).await,
-            }
-        });
-        big.set(client.into(), rounds.map(|v| millis(percentile(v, 0.50))));
-    }
-    report.push(big);
-
-    eprintln!("pipeline...");
-    let mut pipe = report.row(
-        "(d) pipeline of 10,000 SET/GET, median".into(),
-        "ms",
-        Better::Lower,
-    );
-    for client in Client::ALL {
-        server.flushall();
-        let rounds = runtime().block_on(async {
-            match client {
-                Client::Redwire => {
-                    clients::redwire::pipeline(port, PIPELINE_LEN, s.pipeline_rounds).await
-                }
-                Client::RedisRs => {
-                    clients::redis_rs::pipeline(port, PIPELINE_LEN, s.pipeline_rounds).await
-                }
-                Client::Fred => {
-                    clients::fred::pipeline(port, PIPELINE_LEN, s.pipeline_rounds).await
-                }
-            }
-        });
-        pipe.set(client.into(), rounds.map(|v| millis(percentile(v, 0.50))));
-    }
-    report.push(pipe);
 
     report.section("Memory");
-    for peak in peaks {
-        report.push(peak);
+    for (i, tasks) in TASKS.into_iter().enumerate() {
+        let mut row = report.row(
+            format!("peak RSS of (a) with {tasks} tasks"),
+            "MiB",
+            Better::Lower,
+        );
+        peaks[i].fill(&mut row, Column::from);
+        report.push(row);
     }
     eprintln!("idle connections...");
     let mut idle = report.row(
@@ -303,18 +391,12 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
 
     report.section("Recovery");
     eprintln!("recovery...");
-    let mut rec = report.row(
-        format!(
-            "server restart: ready -> first reply, median of {}",
-            s.recovery_reps
-        ),
-        "ms",
-        Better::Lower,
-    );
-    for client in Client::ALL {
-        let mut times = Vec::new();
-        let mut failure = None;
-        for _ in 0..s.recovery_reps {
+    let mut times: Vec<(Client, BenchResult<Vec<Duration>>)> = Client::ALL
+        .into_iter()
+        .map(|c| (c, Ok(Vec::new())))
+        .collect();
+    for _ in 0..s.recovery_reps {
+        for (client, acc) in times.iter_mut() {
             let result = runtime().block_on(async {
                 match client {
                     Client::Redwire => clients::redwire::recovery(&mut server).await,
@@ -326,17 +408,25 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
             server
                 .wait_ready(Duration::from_secs(10))
                 .map_err(|e| format!("redis-server after recovery: {e}"))?;
-            match result {
-                Ok(r) => times.push(r.after_ready),
-                Err(e) => failure = Some(e),
+            match (result, acc.as_mut()) {
+                (Ok(r), Ok(list)) => list.push(r.after_ready),
+                (Err(e), _) => *acc = Err(e),
+                (Ok(_), Err(_)) => {}
             }
         }
+    }
+    let mut rec = report.row(
+        format!(
+            "server restart: ready -> first reply, median of {}",
+            s.recovery_reps
+        ),
+        "ms",
+        Better::Lower,
+    );
+    for (client, acc) in times {
         rec.set(
             client.into(),
-            match failure {
-                Some(e) => Err(e),
-                None => Ok(millis(percentile(times, 0.50))),
-            },
+            acc.map(|list| millis(percentile(list, 0.50))),
         );
     }
     report.push(rec);
@@ -344,7 +434,7 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
     let table = report.render();
     println!("{table}");
     if let Some(path) = out {
-        let doc = report::document(&table, s.decode_reps, &settings_text(s));
+        let doc = report::document(&table, &settings_text(s));
         std::fs::write(path, doc).map_err(|e| format!("writing {path}: {e}"))?;
         eprintln!("wrote {path}");
     }
