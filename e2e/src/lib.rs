@@ -161,6 +161,20 @@ impl Rt {
         out.unwrap_or_else(|| panic!("timed out after {limit:?} waiting for {what}"))
     }
 
+    /// Checks `cond` every few milliseconds (on the runtime's timer, so the client's driver
+    /// keeps running in between) until it holds; panics with `what` after `limit`.
+    pub async fn wait_until(&self, what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+        self.within(what, limit, async {
+            while !cond() {
+                let mut timer = self
+                    .runtime
+                    .new_timer(self.runtime.now() + Duration::from_millis(2));
+                std::future::poll_fn(|cx| timer.as_mut().poll(cx)).await;
+            }
+        })
+        .await
+    }
+
     /// Waits (at most `limit`) for a transition matching `pred`; returns it and every
     /// transition seen before it. Panics with the transitions seen on timeout or stream end.
     pub async fn wait_transition(

@@ -40,6 +40,7 @@ redwire_e2e::runtime_tests!(
     close_while_reconnecting_answers_queued_requests,
     retries_exhausted_fail_every_request_with_the_reason,
     dropping_the_last_handle_closes_gracefully,
+    retry_safe_requests_are_resent_after_a_restart,
 );
 
 async fn resp3_typed_replies(rt: Rt) {
@@ -818,4 +819,86 @@ async fn dropping_the_last_handle_closes_gracefully(rt: Rt) {
             .await,
         None
     );
+}
+
+fn blocked_clients(server: &RedisServer) -> Option<i64> {
+    let info = server.try_command(&["INFO", "clients"]).ok()?.as_str()?;
+    let line = info
+        .lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))?;
+    line.trim().parse().ok()
+}
+
+/// Whether a client is blocked with unprocessed bytes in its query buffer (`CLIENT LIST`).
+fn blocked_with_pending_input(server: &RedisServer) -> bool {
+    let Some(list) = server
+        .try_command(&["CLIENT", "LIST"])
+        .ok()
+        .and_then(|r| r.as_str())
+    else {
+        return false;
+    };
+    list.lines().any(|client| {
+        let field = |name: &str| {
+            client
+                .split(' ')
+                .find_map(|kv| kv.strip_prefix(name))
+                .unwrap_or_default()
+                .to_string()
+        };
+        field("flags=").contains('b') && field("qbuf=").parse::<u64>().is_ok_and(|n| n > 0)
+    })
+}
+
+async fn retry_safe_requests_are_resent_after_a_restart(rt: Rt) {
+    let mut server = RedisServer::start();
+    let client = rt.connect(config(&server)).await.expect("connect");
+    let mut events = client.events();
+    let retry = RequestOptions {
+        timeout: None,
+        retry_safe: true,
+    };
+    let resent = client.send_with(&cmd("BLPOP").arg("q").arg(0), retry);
+    let not_resent = client.send(&cmd("BLPOP").arg("q").arg(0));
+    // The second waits behind the first in the server's query buffer: once the blocked client
+    // has bytes there, both were written.
+    rt.wait_until(
+        "one BLPOP to block with the other behind it",
+        PROMPT,
+        || blocked_with_pending_input(&server),
+    )
+    .await;
+
+    server.kill();
+    let err = rt
+        .within("the plain request", PROMPT, not_resent)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::ConnectionLost {
+                reason: CloseReason::PeerClosed | CloseReason::Io(_),
+                written: true
+            }
+        ),
+        "{err:?}"
+    );
+    server.start_again();
+    rt.wait_state(&mut events, StateKind::Connected, PROMPT)
+        .await;
+    // The retry-safe one was written again on the new connection, where it blocks again.
+    rt.wait_until("the resent BLPOP to block", PROMPT, || {
+        blocked_clients(&server) == Some(1)
+    })
+    .await;
+    server.command(&["LPUSH", "q", "v"]);
+    let got: (String, String) = redwire_client::from_value(
+        rt.within("the resent request", PROMPT, resent)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(got, ("q".to_string(), "v".to_string()));
+    client.close().await;
 }
