@@ -900,3 +900,33 @@ fn an_old_server_requiring_a_password_answers_hello_with_noauth_and_gets_auth() 
     assert_eq!(sim.state, Failed);
     sim.finish();
 }
+
+#[test]
+fn the_documented_table_is_the_code_table() {
+    // The crate docs' state table must list exactly `TRANSITIONS`, in order.
+    let docs = include_str!("../src/lib.rs");
+    let rows: Vec<(String, String, String)> = docs
+        .lines()
+        .skip_while(|l| *l != "//! | From | To | On |")
+        .skip(2) // header and separator
+        .map_while(|l| l.strip_prefix("//! | "))
+        .map(|l| {
+            l.trim_end_matches(" |")
+                .split(" | ")
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .map(|c| (c[0].clone(), c[1].clone(), c[2].clone()))
+        .collect();
+    let code: Vec<(String, String, String)> = TRANSITIONS
+        .iter()
+        .map(|e| {
+            (
+                format!("{:?}", e.from),
+                format!("{:?}", e.to),
+                e.on.to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, code);
+}
