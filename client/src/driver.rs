@@ -9,6 +9,7 @@
 //! the driver drains whole before producing output, so requests queued by concurrent tasks while
 //! the driver was busy leave in one write.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -26,8 +27,15 @@ use redwire_core::resp::Value;
 use crate::runtime::{AsyncStream, AsyncTimer, BoxFuture, Runtime};
 use crate::shared::{Ended, Msg, ReplySender, Shared};
 
-/// Size of the one read buffer each connection reuses.
+/// Size of the read buffer.
 const READ_BUF: usize = 64 * 1024;
+
+thread_local! {
+    /// One read buffer per thread, shared by every connection driven on it. Bytes read are
+    /// handed to the core (which keeps what it needs) before the buffer is put back, so no
+    /// connection needs its own: an idle connection costs no read buffer at all.
+    static SCRATCH: Cell<Option<Box<[u8]>>> = const { Cell::new(None) };
+}
 /// Reads per loop turn before other sources get a look (a fast server cannot starve writes).
 const READS_PER_TURN: usize = 16;
 /// Loop turns per poll before yielding to the runtime, so one busy connection cannot starve
@@ -66,7 +74,6 @@ pub(crate) struct Driver {
     conn: Connection,
     io: Io,
     inbox: Vec<Msg>,
-    read_buf: Box<[u8]>,
     /// Set once the connection ended and everything was answered.
     finished: bool,
     timer: Option<Pin<Box<dyn AsyncTimer>>>,
@@ -87,7 +94,6 @@ impl Driver {
             },
             inbox: Vec::new(),
             finished: false,
-            read_buf: vec![0; READ_BUF].into_boxed_slice(),
             timer: None,
             timer_at: None,
         }
@@ -202,30 +208,39 @@ impl Driver {
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        if !self.io.socket.as_ref().is_some_and(|s| !s.broken && !s.read_closed) {
+            return false;
+        }
+        // Taken out of the thread-local for the duration (a nested use, which nothing here
+        // does, would simply allocate its own).
+        let mut buf = SCRATCH
+            .with(Cell::take)
+            .unwrap_or_else(|| vec![0; READ_BUF].into_boxed_slice());
+        let progress = self.read_into(cx, now, &mut buf);
+        SCRATCH.with(|s| s.set(Some(buf)));
+        progress
+    }
+
+    fn read_into(&mut self, cx: &mut Context<'_>, now: Instant, buf: &mut [u8]) -> bool {
         for turn in 0..READS_PER_TURN {
-            let Some(socket) = self
-                .io
-                .socket
-                .as_mut()
-                .filter(|s| !s.broken && !s.read_closed)
+            let Some(socket) = self.io.socket.as_mut().filter(|s| !s.broken && !s.read_closed)
             else {
                 return turn > 0;
             };
-            match socket.stream.poll_read(cx, &mut self.read_buf) {
+            match socket.stream.poll_read(cx, buf) {
                 Poll::Pending => return turn > 0,
                 Poll::Ready(Ok(0)) => {
                     socket.read_closed = true;
                     self.io.handle(&mut self.conn, Input::Eof, now);
                 }
                 Poll::Ready(Ok(n)) => {
-                    let input = Input::Received(&self.read_buf[..n]);
+                    let input = Input::Received(&buf[..n]);
                     self.io.handle(&mut self.conn, input, now);
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {
                     socket.broken = true;
-                    self.io
-                        .handle(&mut self.conn, Input::IoError(e.kind()), now);
+                    self.io.handle(&mut self.conn, Input::IoError(e.kind()), now);
                 }
             }
         }
