@@ -75,6 +75,8 @@ static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 
 const BIG_VALUE: usize = 1 << 20;
 const PIPELINE_LEN: usize = 10_000;
+/// Blocks the latency samples of one round are taken in, clients alternating.
+const LATENCY_BLOCKS: usize = 10;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -285,21 +287,35 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
         }
 
         eprintln!("round {round}: latency, 1 MiB values, pipeline...");
-        for client in Client::ALL {
-            let samples = runtime().block_on(async {
-                match client {
-                    Client::Redwire => {
-                        clients::redwire::latency(port, 1000, s.latency_samples).await
+        // Latency is sampled in short blocks that take the clients in turn, so each
+        // client's samples span the same stretch of time (and of the machine's load).
+        let mut samples: Vec<(Client, BenchResult<Vec<Duration>>)> = Client::ALL
+            .into_iter()
+            .map(|c| (c, Ok(Vec::new())))
+            .collect();
+        let per_block = s.latency_samples.div_ceil(LATENCY_BLOCKS);
+        for _ in 0..LATENCY_BLOCKS {
+            for (client, acc) in samples.iter_mut() {
+                let block = runtime().block_on(async {
+                    match client {
+                        Client::Redwire => clients::redwire::latency(port, 200, per_block).await,
+                        Client::RedisRs => clients::redis_rs::latency(port, 200, per_block).await,
+                        Client::Fred => clients::fred::latency(port, 200, per_block).await,
                     }
-                    Client::RedisRs => {
-                        clients::redis_rs::latency(port, 1000, s.latency_samples).await
-                    }
-                    Client::Fred => clients::fred::latency(port, 1000, s.latency_samples).await,
+                });
+                match (block, acc.as_mut()) {
+                    (Ok(block), Ok(all)) => all.extend(block),
+                    (Err(e), _) => *acc = Err(e),
+                    (Ok(_), Err(_)) => {}
                 }
-            });
-            p50.add(client, samples.clone().map(|v| micros(percentile(v, 0.50))));
-            p99.add(client, samples.map(|v| micros(percentile(v, 0.99))));
+            }
+        }
+        for (client, all) in samples {
+            p50.add(client, all.clone().map(|v| micros(percentile(v, 0.50))));
+            p99.add(client, all.map(|v| micros(percentile(v, 0.99))));
+        }
 
+        for client in Client::ALL {
             let rounds = runtime().block_on(async {
                 match client {
                     Client::Redwire => {
@@ -443,7 +459,7 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
 
 fn settings_text(s: &Settings) -> String {
     format!(
-        "throughput: {} ms warm-up then {} ms measured; latency: {} timed GETs after 1000; \
+        "throughput: {} ms warm-up then {} ms measured; latency: {} timed GETs in 10 blocks alternating the clients (200 untimed first in each); \
          1 MiB: {} rounds; pipeline: {} rounds; idle: {} connections; recovery: {} restart(s), \
          server down {} ms, reconnect delay {} ms (constant, unlimited attempts) for every client, \
          probe timeout {} ms; redis-benchmark: -n {} -d 16",

@@ -236,7 +236,9 @@ pub fn document(table: &str, settings: &str) -> String {
          - **recovery**: the server is killed with SIGKILL and restarted on the same port; the figure is the time \
            from the restarted server answering a PING to the client's first successful `GET` (each client retries \
            with the same constant reconnect delay and no jitter, except redis-rs, whose `ConnectionManager` \
-           always adds up to one more delay of jitter).\n\n\
+           always adds up to one more delay of jitter). The server is probed every 0.5 ms; a figure near 0 means \
+           the client had already reconnected (its connection waiting in the listen backlog of the starting \
+           server) and its request was answered as soon as the server began serving.\n\n\
          Every measurement is repeated in rounds that interleave the clients, and each client keeps its best \
          round, so a burst of load from elsewhere on the machine costs every client alike. Figures from a busy \
          machine are lower than from an idle one; compare the ratios, and the load average below.\n\n\
