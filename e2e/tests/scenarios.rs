@@ -902,3 +902,75 @@ async fn retry_safe_requests_are_resent_after_a_restart(rt: Rt) {
     assert_eq!(got, ("q".to_string(), "v".to_string()));
     client.close().await;
 }
+
+/// Transitions reach `tracing` at the levels an operator expects: losing the connection is a
+/// warning, giving up an error, the rest debug. (tokio only: the capturing subscriber is the
+/// test thread's default, and only the current-thread runtime runs the driver there.)
+#[test]
+fn transitions_are_logged_at_operator_levels() {
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing::{span, Event, Level, Metadata, Subscriber};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<(Level, String)>>>);
+    struct Message(String);
+    impl Visit for Message {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}");
+            }
+        }
+    }
+    impl Subscriber for Capture {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+            span::Id::from_u64(1)
+        }
+        fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+        fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            self.0
+                .lock()
+                .unwrap()
+                .push((*event.metadata().level(), message.0));
+        }
+        fn enter(&self, _: &span::Id) {}
+        fn exit(&self, _: &span::Id) {}
+    }
+
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    redwire_e2e::run::<redwire_e2e::Tokio, _, _>(|rt| async move {
+        let mut server = RedisServer::start();
+        let fast = redwire_client::Backoff {
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(20),
+            max_attempts: Some(2),
+            ..Default::default()
+        };
+        let client = rt
+            .connect(config(&server).backoff(fast))
+            .await
+            .expect("connect");
+        let mut events = client.events();
+        server.kill();
+        rt.wait_state(&mut events, StateKind::Failed, PROMPT).await;
+    });
+    let logged = capture.0.lock().unwrap().clone();
+    let at = |level: Level, text: &str| logged.iter().any(|(l, m)| *l == level && m.contains(text));
+    assert!(at(Level::DEBUG, "redwire: state"), "{logged:#?}");
+    assert!(at(Level::WARN, "reconnecting"), "{logged:#?}");
+    assert!(at(Level::ERROR, "connection failed"), "{logged:#?}");
+    // Nothing routine is logged above debug.
+    let loud = logged.iter().filter(|(l, _)| *l <= Level::WARN).count();
+    let expected = logged
+        .iter()
+        .filter(|(_, m)| m.contains("reconnecting") || m.contains("connection failed"))
+        .count();
+    assert_eq!(loud, expected, "{logged:#?}");
+}
