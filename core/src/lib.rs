@@ -193,12 +193,15 @@
 //!
 //! # What happens to requests
 //!
-//! - Until the handshake is done, requests wait in a queue (bounded by
-//!   [`queue_limit`](conn::Config::queue_limit): beyond it, `QueueFull`), or fail at once
-//!   with `NotConnected` under [`QueuePolicy::FailFast`](conn::QueuePolicy::FailFast).
-//!   Nothing but the handshake is written before it completes.
-//! - Once connected, everything submitted between two polls goes out in one `Transmit`.
-//!   Replies are matched in order; push frames never take a reply's place.
+//! - Until the handshake is done, requests wait in a queue, or fail at once with
+//!   `NotConnected` under [`QueuePolicy::FailFast`](conn::QueuePolicy::FailFast). Nothing
+//!   but the handshake is written before it completes.
+//! - [`queue_limit`](conn::Config::queue_limit) bounds the requests held, queued or
+//!   written and awaiting a reply: beyond it, `QueueFull` at once.
+//! - Once connected, everything submitted between two polls goes out in one `Transmit`
+//!   (a request of 16 KiB or more goes out as its own, uncopied). Replies are matched in
+//!   order; push frames never take a reply's place. At steady state this path allocates
+//!   nothing beyond the request and its reply.
 //! - When a connection is lost, a request none of whose bytes were confirmed written goes
 //!   back to the queue, in order, and is written on the next connection. A written one is
 //!   answered `ConnectionLost` (it may or may not have run), unless it was marked
