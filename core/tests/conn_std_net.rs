@@ -253,3 +253,60 @@ fn a_request_timeout_does_not_desynchronise_the_stream() {
         .iter()
         .any(|t| t.2 == Some(CloseReason::Timeout(TimeoutKind::Unresponsive))));
 }
+
+#[test]
+fn behind_haproxy_a_dead_backend_is_ridden_out() {
+    let mut server = RedisServer::start();
+    let proxy = redwire_testkit::Haproxy::start(server.addr());
+    let mut c = Config::new(Endpoint::tcp("127.0.0.1", proxy.port()));
+    c.seed = 3;
+    c.backoff.base = Duration::from_millis(20);
+    c.backoff.cap = Duration::from_millis(200);
+    let mut driver = Driver::new(c);
+    let mut seen = Seen::default();
+    let set = driver.conn.submit(
+        Request::single(&cmd("SET").arg("k").arg("v")),
+        Instant::now(),
+    );
+    run_until(&mut driver, &mut seen, |_, s| s.reply(set).is_some());
+    assert_eq!(seen.reply(set), Some(&Ok(Value::SimpleString("OK".into()))));
+
+    // The backend dies: the proxy ends the session (EOF), and while the backend is down
+    // it accepts sockets and closes them, which the handshake sees as EOF too.
+    server.kill();
+    run_until(&mut driver, &mut seen, |_, s| {
+        s.transitions
+            .iter()
+            .any(|t| t.0 == StateKind::Connected && t.1 == StateKind::Reconnecting)
+    });
+    let queued = driver
+        .conn
+        .submit(Request::single(&cmd("GET").arg("k")), Instant::now());
+    // Once the proxy has marked the backend down, attempts through it fail.
+    proxy.wait_backend_status(false, Duration::from_secs(10));
+    let reconnects = |s: &Seen| {
+        s.transitions
+            .iter()
+            .filter(|t| t.1 == StateKind::Reconnecting)
+            .count()
+    };
+    let before = reconnects(&seen);
+    run_until(&mut driver, &mut seen, |_, s| reconnects(s) >= before + 2);
+    assert!(seen.reply(queued).is_none(), "still queued, not failed");
+    server.start_again();
+    run_until(&mut driver, &mut seen, |_, s| s.reply(queued).is_some());
+    assert_eq!(
+        seen.reply(queued),
+        Some(&Ok(Value::Null)),
+        "written once the backend is back"
+    );
+    let lost: Vec<_> = seen
+        .transitions
+        .iter()
+        .filter(|t| t.1 == StateKind::Reconnecting)
+        .map(|t| t.2.clone().unwrap())
+        .collect();
+    println!("reconnect reasons: {lost:?}");
+    assert!(lost.iter().all(|r| r.is_retryable()), "{lost:?}");
+    assert_eq!(lost[0], CloseReason::PeerClosed);
+}
