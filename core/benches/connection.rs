@@ -28,7 +28,13 @@ fn connected(now: Instant) -> Connection {
 }
 
 /// Runs `n` requests through: returns the number of answers (always `n`).
-fn round(conn: &mut Connection, request: &Request, replies: &[u8], n: usize, now: Instant) -> usize {
+fn round(
+    conn: &mut Connection,
+    request: &Request,
+    replies: &[u8],
+    n: usize,
+    now: Instant,
+) -> usize {
     for _ in 0..n {
         conn.submit(request.clone(), now);
     }
