@@ -56,6 +56,8 @@ fn steady_state_requests_do_not_allocate() {
     let now = Instant::now();
     let mut c = Config::new(Endpoint::tcp("test", 6379));
     c.protocol = ProtocolVersion::Resp2;
+    // Per-request deadlines are tracked too (a heap reused across requests).
+    c.response_timeout = Some(std::time::Duration::from_secs(30));
     let mut conn = Connection::new(c, now);
     while conn.poll_output().is_some() {}
     conn.handle_input(Input::SocketOpened, now);

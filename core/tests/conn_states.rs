@@ -930,3 +930,31 @@ fn the_documented_table_is_the_code_table() {
         .collect();
     assert_eq!(rows, code);
 }
+
+#[test]
+fn answered_requests_leave_no_timer_behind() {
+    let mut c = sim_config();
+    c.response_timeout = Some(Duration::from_secs(5));
+    c.health_check_interval = None;
+    c.unresponsive_timeout = None;
+    let mut sim = connected(c);
+    for _ in 0..100 {
+        sim.submit(1, PLAIN);
+        sim.pump();
+    }
+    assert_eq!(sim.conn.pending_requests(), 0);
+    assert_eq!(
+        sim.conn.poll_timeout(),
+        None,
+        "no wake-up for requests already answered"
+    );
+    let id = sim.submit(1, PLAIN);
+    assert_eq!(
+        sim.conn.poll_timeout(),
+        Some(sim.now + Duration::from_secs(5))
+    );
+    sim.pump();
+    assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
+    assert_eq!(sim.conn.poll_timeout(), None);
+    sim.finish();
+}

@@ -462,6 +462,14 @@ impl Connection {
         while let Some(id) = self.deadlines.pop_due(now) {
             self.request_timed_out(id);
         }
+        // Answered requests' deadlines must not wake the caller: drop them as they reach
+        // the top (a binary search each), so `poll_timeout` reports a live deadline.
+        while let Some(id) = self.deadlines.first() {
+            if self.awaits_reply(id) {
+                break;
+            }
+            self.deadlines.pop();
+        }
         self.deadlines.compact(&self.queue, &self.in_flight);
         match &self.state {
             State::Connecting(c) if now >= c.deadline => {
@@ -598,6 +606,14 @@ impl Connection {
         self.handed += bytes.len() as u64;
         self.last_sent = self.now;
         self.outputs.push_back(Output::Transmit(bytes));
+    }
+
+    /// Whether request `id` is held and not yet answered.
+    fn awaits_reply(&self, id: RequestId) -> bool {
+        match self.in_flight.binary_search_by_key(&id, |s| s.id) {
+            Ok(i) => matches!(self.in_flight[i].waiter, Waiter::Request(_)),
+            Err(_) => self.queue.binary_search_by_key(&id, |e| e.id).is_ok(),
+        }
     }
 
     fn request_timed_out(&mut self, id: RequestId) {

@@ -52,8 +52,9 @@ pub(crate) struct Slot {
 }
 
 /// Per-request deadlines, earliest first. Entries of answered requests are left in place
-/// and skipped when they come up; the heap is rebuilt when they outnumber the live ones,
-/// so it stays proportional to the number of pending requests.
+/// until they reach the top (then dropped, so the next deadline reported is a live one);
+/// the heap is rebuilt when they outnumber the live ones, so it stays proportional to the
+/// number of pending requests.
 #[derive(Debug, Default)]
 pub(crate) struct Deadlines {
     heap: BinaryHeap<Reverse<(Instant, RequestId)>>,
@@ -66,6 +67,16 @@ impl Deadlines {
 
     pub fn next(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// The request whose deadline comes first.
+    pub fn first(&self) -> Option<RequestId> {
+        self.heap.peek().map(|Reverse((_, id))| *id)
+    }
+
+    /// Drops the earliest entry.
+    pub fn pop(&mut self) {
+        self.heap.pop();
     }
 
     /// Removes and returns the earliest entry if it is due at `now`.
