@@ -123,13 +123,23 @@ impl Client {
 
     /// Like [`Client::new`] for a runtime already shared.
     pub fn start(runtime: Arc<dyn Runtime>, config: ClientConfig) -> Client {
+        // The unused stream is dropped here; the driver forgets it at its first transition.
+        Client::launch(runtime, config).0
+    }
+
+    /// Spawns the driver, with an event stream that sees even the very first transition.
+    fn launch(runtime: Arc<dyn Runtime>, config: ClientConfig) -> (Client, Events) {
         let shared = Arc::new(Shared::new());
+        let events = Events {
+            rx: shared.subscribe().0,
+        };
         let connection = Connection::new(config.into_core(), runtime.now());
         let driver = driver::Driver::new(connection, runtime.clone(), shared.clone());
         runtime.spawn(Box::pin(driver));
-        Client {
+        let client = Client {
             handle: Arc::new(Handle { shared }),
-        }
+        };
+        (client, events)
     }
 
     /// Connects and waits until the connection is ready.
@@ -138,21 +148,9 @@ impl Client {
     /// timed out, authentication rejected...): a caller that wants to wait for a server that is
     /// not up yet uses [`Client::new`], which keeps retrying.
     pub async fn connect(runtime: impl Runtime, config: ClientConfig) -> Result<Client, Error> {
-        let shared = Arc::new(Shared::new());
-        let (mut events, _) = shared.subscribe();
-        let runtime: Arc<dyn Runtime> = Arc::new(runtime);
-        let connection = Connection::new(config.into_core(), runtime.now());
-        runtime.spawn(Box::pin(driver::Driver::new(
-            connection,
-            runtime.clone(),
-            shared.clone(),
-        )));
-        let client = Client {
-            handle: Arc::new(Handle { shared }),
-        };
+        let (client, mut events) = Client::launch(Arc::new(runtime), config);
         loop {
-            let next = std::future::poll_fn(|cx| Pin::new(&mut events).poll_next(cx)).await;
-            let Some(t) = next else {
+            let Some(t) = events.next().await else {
                 return Err(Error::Closed);
             };
             match t.to {
