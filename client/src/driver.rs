@@ -208,7 +208,12 @@ impl Driver {
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        if !self.io.socket.as_ref().is_some_and(|s| !s.broken && !s.read_closed) {
+        if !self
+            .io
+            .socket
+            .as_ref()
+            .is_some_and(|s| !s.broken && !s.read_closed)
+        {
             return false;
         }
         // Taken out of the thread-local for the duration (a nested use, which nothing here
@@ -223,7 +228,11 @@ impl Driver {
 
     fn read_into(&mut self, cx: &mut Context<'_>, now: Instant, buf: &mut [u8]) -> bool {
         for turn in 0..READS_PER_TURN {
-            let Some(socket) = self.io.socket.as_mut().filter(|s| !s.broken && !s.read_closed)
+            let Some(socket) = self
+                .io
+                .socket
+                .as_mut()
+                .filter(|s| !s.broken && !s.read_closed)
             else {
                 return turn > 0;
             };
@@ -240,7 +249,8 @@ impl Driver {
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {
                     socket.broken = true;
-                    self.io.handle(&mut self.conn, Input::IoError(e.kind()), now);
+                    self.io
+                        .handle(&mut self.conn, Input::IoError(e.kind()), now);
                 }
             }
         }
