@@ -521,7 +521,7 @@ fn spawn_child(args: &[&str]) -> BenchResult<Vec<String>> {
 }
 
 /// A child process: one throughput run (`throughput CLIENT PORT TASKS WARMUP_MS DURATION_MS`,
-/// printing ops/s and peak RSS in KiB) or one idle-connection run (`idle CLIENT PORT N`,
+/// printing ops/s, peak RSS in KiB, allocations per op and the total operations done) or one idle-connection run (`idle CLIENT PORT N`,
 /// printing resident bytes per connection).
 fn child(args: &[String]) -> BenchResult<String> {
     let arg = |i: usize| {
@@ -551,10 +551,11 @@ fn child(args: &[String]) -> BenchResult<String> {
                 }
             })?;
             Ok(format!(
-                "{:.0} {} {:.2}",
+                "{:.0} {} {:.2} {}",
                 t.ops_per_sec,
                 proc_status_kib("VmHWM:")?,
-                t.allocs_per_op
+                t.allocs_per_op,
+                t.total_ops
             ))
         }
         "idle" => {

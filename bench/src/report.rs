@@ -247,7 +247,15 @@ pub fn document(table: &str, settings: &str) -> String {
          `Client`, default settings, automatic pipelining).\n\n\
          Settings: {settings}.\n\n\
          Machine: {machine} Load average at the end of the run: {load}. Source: {revision}.\n\n\
-         {table}"
+         {table}\n\
+         ## Profiling\n\n\
+         The benchmark binary runs single scenarios for profilers (build with \
+         `CARGO_PROFILE_RELEASE_DEBUG=line-tables-only` for source lines):\n\n\
+         - `redwire-bench decode redwire|redis-rs|redis-protocol|all CORPUS REPS`: one decoder on one corpus;\n\
+         - `redwire-bench child throughput redwire|redis-rs|fred PORT TASKS WARMUP_MS DURATION_MS` against a \
+           running server: prints ops/s, peak RSS (KiB), heap allocations per op and the total operations, so \
+           `valgrind --tool=callgrind` totals divide into instructions per operation, and `strace -c -f` \
+           counts into syscalls per batch.\n"
     )
 }
 

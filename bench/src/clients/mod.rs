@@ -85,6 +85,8 @@ pub struct Throughput {
     pub ops_per_sec: f64,
     /// Heap allocations in the whole process (client, runtime and workers) per operation.
     pub allocs_per_op: f64,
+    /// Every operation of the run, warm-up included (to divide a profiler's totals by).
+    pub total_ops: u64,
 }
 
 /// Operations per second, measured after a warm-up, over `duration`.
@@ -125,6 +127,7 @@ where
     Ok(Throughput {
         ops_per_sec: ops / (t1 - t0).as_secs_f64(),
         allocs_per_op: (a1 - a0) as f64 / ops,
+        total_ops: workers.ops.load(Ordering::Relaxed),
     })
 }
 
