@@ -211,6 +211,21 @@
 //!   place so its late reply is read and dropped, and the stream stays in step.
 //! - Entering `Failed` answers every held request `Failed(reason)`; a close answers
 //!   queued requests `Closed` (from `Draining`, after waiting for written ones).
+//!
+//! # Pub/Sub and push data
+//!
+//! [`Request::subscribe`](conn::Request::subscribe) and
+//! [`Request::unsubscribe`](conn::Request::unsubscribe) (channels, patterns, shard
+//! channels) are answered once, when the server has confirmed every name. Messages,
+//! confirmations and `CLIENT TRACKING` invalidations come typed from
+//! [`Connection::poll_pubsub`](conn::Connection::poll_pubsub), in RESP3 (push frames,
+//! interleaved with replies) and in RESP2 (arrays; a subscribed RESP2 connection accepts only
+//! subscription commands and `PING`, so use a dedicated one). The connection keeps the
+//! confirmed [`Subscriptions`](conn::Subscriptions) and, after every reconnect, subscribes
+//! to all of them again before writing any queued request; once confirmed it reports
+//! [`PubSubEvent::Gap`](conn::PubSubEvent::Gap) (Pub/Sub is at-most-once: what was
+//! published during the outage is lost) and
+//! [`PubSubEvent::Resubscribed`](conn::PubSubEvent::Resubscribed).
 #![warn(missing_docs)]
 
 pub mod conn;

@@ -95,9 +95,9 @@ impl Handshake {
             c.write_to(out);
             n += 1;
         }
-        // Subscriptions will be restored here once Pub/Sub state is tracked; their
-        // confirmations arrive as push frames in RESP3, so they need their own count
-        // rather than `pending`.
+        // Subscriptions are restored right after this handshake, ahead of any request
+        // (see `pubsub::restore_subscriptions`): their confirmations are push frames in
+        // RESP3, counted apart from these replies.
         let progress = if n == 0 {
             Progress::Done(proto)
         } else {

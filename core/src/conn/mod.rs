@@ -14,6 +14,7 @@
 mod backoff;
 mod config;
 mod handshake;
+mod pubsub;
 mod queue;
 mod reason;
 mod state;
@@ -27,11 +28,13 @@ use thiserror::Error;
 
 pub use backoff::Jitter;
 pub use config::{Backoff, Config, Endpoint, Password, ProtocolVersion, QueuePolicy};
+pub use pubsub::{Invalidation, PubSubEvent, SubscriptionKind, Subscriptions};
 pub use reason::{CloseReason, TimeoutKind};
 pub use state::{Edge, StateDetail, StateKind, Transition, TRANSITIONS};
 
 use crate::resp::{Cmd, Decoder, Value};
 use handshake::{Handshake, Progress};
+use pubsub::Route;
 use queue::{Deadlines, Entry, Slot, Waiter};
 use state::{Connecting, Phase, State};
 
@@ -56,6 +59,8 @@ pub struct RequestOptions {
 pub struct Request {
     bytes: Bytes,
     replies: u32,
+    /// A subscribe/unsubscribe command, answered by its confirmations (push frames in RESP3).
+    pubsub: bool,
     /// Options.
     pub options: RequestOptions,
 }
@@ -66,6 +71,7 @@ impl Request {
         Request {
             bytes: cmd.to_bytes(),
             replies: 1,
+            pubsub: false,
             options: RequestOptions::default(),
         }
     }
@@ -82,7 +88,39 @@ impl Request {
         Request {
             bytes: out.freeze(),
             replies,
+            pubsub: false,
             options: RequestOptions::default(),
+        }
+    }
+    /// `SUBSCRIBE`, `PSUBSCRIBE` or `SSUBSCRIBE` these names. Answered once the server has
+    /// confirmed every name, with an array of the confirmations, or with the server's error
+    /// reply. Marked safe to retry (subscribing twice is harmless). An empty list is answered
+    /// at once with an empty array and nothing is written.
+    pub fn subscribe<N: crate::resp::ToArg>(kind: SubscriptionKind, names: &[N]) -> Request {
+        Request::pubsub(kind.subscribe_command(), names)
+    }
+    /// `UNSUBSCRIBE`, `PUNSUBSCRIBE` or `SUNSUBSCRIBE` these names; answered like
+    /// [`Request::subscribe`]. An empty list (which Redis reads as "all") is answered at once
+    /// with an empty array and nothing is written: name what to leave, for example from
+    /// [`Connection::subscriptions`].
+    pub fn unsubscribe<N: crate::resp::ToArg>(kind: SubscriptionKind, names: &[N]) -> Request {
+        Request::pubsub(kind.unsubscribe_command(), names)
+    }
+    fn pubsub<N: crate::resp::ToArg>(word: &str, names: &[N]) -> Request {
+        let replies = u32::try_from(names.len()).expect("more than u32::MAX names");
+        let bytes = if names.is_empty() {
+            Bytes::new()
+        } else {
+            crate::resp::cmd(word).args(names.iter()).to_bytes()
+        };
+        Request {
+            bytes,
+            replies,
+            pubsub: true,
+            options: RequestOptions {
+                timeout: None,
+                retry_safe: true,
+            },
         }
     }
     /// Sets the options.
@@ -231,7 +269,23 @@ pub struct Connection {
     awaiting_since: Option<Instant>,
     ping_deadline: Option<Instant>,
     protocol: Option<ProtocolVersion>,
+    /// Subscriptions the server confirmed; restored on every new socket.
+    subscriptions: Subscriptions,
+    /// Pub/Sub events for [`Connection::poll_pubsub`].
+    pubsub_events: VecDeque<PubSubEvent>,
+    /// Events dropped because the caller did not drain them.
+    pubsub_dropped: u64,
+    /// When a subscribed connection was lost and not yet fully restored.
+    gap_since: Option<Instant>,
+    /// Restoring commands written right after the handshake, before any request, so their
+    /// confirmations come first: (kind, names, confirmations still expected).
+    restoring: VecDeque<(SubscriptionKind, Vec<Bytes>, usize)>,
 }
+
+/// Most Pub/Sub events held for [`Connection::poll_pubsub`]: a driver that never drains them
+/// (say one that does not use Pub/Sub, talking to a server that pushes anyway) must not make
+/// the connection grow without bound. Beyond it the oldest are dropped and counted.
+const PUBSUB_EVENTS_LIMIT: usize = 64 * 1024;
 
 impl Connection {
     /// Starts connecting: the first output is [`Output::Open`], asked for at once. The
@@ -268,6 +322,11 @@ impl Connection {
             awaiting_since: None,
             ping_deadline: None,
             protocol: None,
+            subscriptions: Subscriptions::default(),
+            pubsub_events: VecDeque::new(),
+            pubsub_dropped: 0,
+            gap_since: None,
+            restoring: VecDeque::new(),
         }
     }
 
@@ -361,6 +420,7 @@ impl Connection {
             replies: request.replies,
             retry_safe: request.options.retry_safe,
             retried: false,
+            pubsub: request.pubsub,
             deadline,
         });
         id
@@ -443,6 +503,24 @@ impl Connection {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The next Pub/Sub event (message, confirmation, invalidation, gap, resubscription),
+    /// until `None`. Drain it whenever [`Connection::poll_output`] is drained; push frames it
+    /// does not recognise come as [`Output::Push`] instead. At most 65 536 events are held:
+    /// beyond that the oldest are dropped (see [`Connection::pubsub_dropped`]).
+    pub fn poll_pubsub(&mut self) -> Option<PubSubEvent> {
+        self.pubsub_events.pop_front()
+    }
+
+    /// Pub/Sub events dropped because [`Connection::poll_pubsub`] was not drained.
+    pub fn pubsub_dropped(&self) -> u64 {
+        self.pubsub_dropped
+    }
+
+    /// The subscriptions the server confirmed, restored after every reconnect.
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.subscriptions
     }
 
     // ---- time ----
@@ -561,11 +639,13 @@ impl Connection {
         if self.in_flight.is_empty() {
             self.awaiting_since = Some(now);
         }
+        let pubsub = matches!(&waiter, Waiter::Request(e) if e.pubsub);
         self.in_flight.push_back(Slot {
             id,
             waiter,
             start,
             remaining: replies,
+            pubsub,
             collected: Vec::new(),
         });
     }
@@ -653,9 +733,24 @@ impl Connection {
 
     fn on_frame(&mut self, value: Value, now: Instant) {
         if let Value::Push(_) = value {
-            // Out of band: never takes a reply slot.
-            self.outputs.push_back(Output::Push(value));
-            return;
+            // Out of band: never takes a reply slot, except a confirmation that answers a
+            // subscribe request.
+            match self.route_pubsub(&value, false) {
+                Route::Slot => {}
+                Route::Done => return,
+                Route::Raw => {
+                    self.outputs.push_back(Output::Push(value));
+                    return;
+                }
+            }
+        } else if self.protocol == Some(ProtocolVersion::Resp2)
+            && matches!(value, Value::Array(_))
+            && (!self.subscriptions.is_empty() || self.awaits_confirmation())
+        {
+            // A subscribed RESP2 connection gets messages and confirmations as arrays.
+            if let Route::Done = self.route_pubsub(&value, true) {
+                return;
+            }
         }
         if let State::Connecting(Connecting {
             phase: Phase::Handshaking(hs),
@@ -671,12 +766,22 @@ impl Connection {
             }
             return;
         }
+        if self.protocol.is_some() && !self.restoring.is_empty() {
+            self.on_restore_reply(value, now);
+            return;
+        }
         let Some(slot) = self.in_flight.front_mut() else {
             self.connection_lost(CloseReason::UnexpectedReply, now);
             return;
         };
+        // A subscribe command is refused with one error, however many names it had.
+        let pubsub_error = slot.pubsub && matches!(value, Value::Error(_));
+        if pubsub_error {
+            slot.remaining = 1;
+        }
         slot.remaining -= 1;
-        let batch = matches!(&slot.waiter, Waiter::Request(e) if e.replies > 1);
+        let batch = !pubsub_error
+            && matches!(&slot.waiter, Waiter::Request(e) if e.replies > 1 || e.pubsub);
         if slot.remaining > 0 {
             if batch {
                 if slot.collected.capacity() == 0 {
@@ -756,6 +861,7 @@ impl Connection {
             None,
             now,
         );
+        self.restore_subscriptions(now);
     }
 
     /// Tells the caller to close the socket and forgets everything tied to it.
@@ -787,6 +893,9 @@ impl Connection {
             State::Connecting(_) => self.attempt_failed(reason, now),
             State::Draining { .. } => self.finish_draining(reason, now),
             State::Connected { attempt, since } => {
+                if !self.subscriptions.is_empty() && self.gap_since.is_none() {
+                    self.gap_since = Some(now);
+                }
                 self.close_socket(&reason);
                 self.recover_in_flight(&reason);
                 let healthy =

@@ -25,6 +25,8 @@ pub(crate) struct Entry {
     /// Already written once on a lost connection and queued again: its outcome is unknown.
     pub retried: bool,
     pub deadline: Option<Instant>,
+    /// A subscribe/unsubscribe command: answered by its confirmations.
+    pub pubsub: bool,
 }
 
 /// Who is waiting for the replies of one written unit.
@@ -47,6 +49,8 @@ pub(crate) struct Slot {
     /// Offset of its first byte in this socket's output stream.
     pub start: u64,
     pub remaining: u32,
+    /// Answered by Pub/Sub confirmations (push frames in RESP3), or by one error reply.
+    pub pubsub: bool,
     /// Replies collected so far, for batches only (single requests never allocate here).
     pub collected: Vec<Value>,
 }
