@@ -193,6 +193,12 @@ impl Decoder {
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
         // Small enough to inline into the caller's read loop; everything
         // else lives out of line in `decode_slow`.
+        // A bulk still arriving: O(1) per read, however large the bulk.
+        if let Pending::Bulk { len, .. } = self.pending {
+            if buf.len() < len.saturating_add(2) && self.error.is_none() {
+                return Ok(None);
+            }
+        }
         if self.error.is_none() && self.stack.is_empty() {
             if let Some(v) = self.fast_value(buf) {
                 self.flush(buf);
@@ -654,7 +660,7 @@ impl Decoder {
         len: usize,
     ) -> Result<Step, ProtocolError> {
         let avail = buf.len() - self.pos;
-        if avail < len + 2 {
+        if avail < len.saturating_add(2) {
             self.pending = Pending::Bulk { kind, len };
             return Ok(Step::Incomplete);
         }
