@@ -377,10 +377,17 @@ impl Io {
                 }
                 Output::Transition(t) => self.transition(t),
                 Output::Push(_value) => {
+                    // Pub/Sub data and invalidations come typed from `poll_pubsub`; this is
+                    // anything else a server pushes.
                     #[cfg(feature = "tracing")]
-                    tracing::debug!(push = ?_value, "redwire: push frame ignored");
+                    tracing::debug!(push = ?_value, "redwire: unrecognised push frame ignored");
                 }
             }
+        }
+        // Pub/Sub events are queued apart from outputs; an empty queue costs one check.
+        while let Some(event) = conn.poll_pubsub() {
+            any = true;
+            self.shared.deliver(event);
         }
         any
     }

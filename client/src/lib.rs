@@ -51,14 +51,51 @@
 //! With the `tracing` feature, transitions are logged: reconnecting as a warning, failed as an
 //! error, the rest at debug level.
 //!
-//! Not supported on a `Client`: Pub/Sub (`SUBSCRIBE` turns the connection into a push stream
-//! that a multiplexed connection cannot share); RESP3 push frames that arrive anyway are
-//! dropped (logged at debug level with `tracing`).
+//! # Pub/Sub, keyspace events and invalidations
+//!
+//! [`Client::subscriber`] makes a [`Subscriber`]: it subscribes to channels, patterns and
+//! shard channels, and streams typed [`PubSubEvent`]s through a bounded buffer (drop-oldest,
+//! with a counted [`Received::Lagged`]). With RESP3 it shares the client's connection; with
+//! RESP2 it opens a dedicated one. Subscriptions survive reconnects with no user action: they
+//! are restored before any queued request, and the stream gets [`PubSubEvent::Gap`] (what was
+//! published during the outage is lost) and [`PubSubEvent::Resubscribed`]. With
+//! `CLIENT TRACKING ON` (RESP3; put it in [`ClientConfig::handshake_command`] so every new
+//! connection turns it on again) invalidations arrive as [`PubSubEvent::Invalidate`]. See the
+//! [`pubsub`] module for the details.
+//!
+//! ```no_run
+//! use redwire_client::{cmd, Client, ClientConfig, Error, PubSubEvent, Received, Runtime};
+//!
+//! async fn listen(runtime: impl Runtime) -> Result<(), Error> {
+//!     let client = Client::connect(runtime, ClientConfig::tcp("127.0.0.1", 6379)).await?;
+//!     let mut subscriber = client.subscriber();
+//!     subscriber.subscribe(&["news"]).await?;
+//!     subscriber.psubscribe(&["__keyspace@0__:*"]).await?;
+//!     client.send(&cmd("PUBLISH").arg("news").arg("hello")).await?;
+//!     while let Some(received) = subscriber.next().await {
+//!         match received {
+//!             Received::Event(PubSubEvent::Message { channel, payload }) => {
+//!                 println!("{channel:?}: {payload:?}")
+//!             }
+//!             Received::Event(PubSubEvent::Gap { from, to }) => {
+//!                 println!("messages between {from:?} and {to:?} may be lost")
+//!             }
+//!             Received::Lagged(n) => println!("reading too slowly: {n} events dropped"),
+//!             other => println!("{other:?}"),
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Other RESP3 push frames (none that Redis 7 sends unasked) are dropped, logged at debug
+//! level with `tracing`.
 #![warn(missing_docs)]
 
 pub mod config;
 mod driver;
 mod error;
+pub mod pubsub;
 pub mod runtime;
 mod shared;
 
@@ -74,9 +111,10 @@ use futures_core::Stream;
 
 pub use config::{ClientConfig, UrlError};
 pub use error::Error;
+pub use pubsub::{Received, Subscriber, SubscriberConfig};
 pub use redwire_core::conn::{
-    Backoff, CloseReason, Endpoint, ProtocolVersion, QueuePolicy, RequestOptions, StateKind,
-    TimeoutKind, Transition,
+    Backoff, CloseReason, Endpoint, Invalidation, ProtocolVersion, PubSubEvent, QueuePolicy,
+    RequestOptions, StateKind, SubscriptionKind, Subscriptions, TimeoutKind, Transition,
 };
 pub use redwire_core::resp::{
     cmd, from_value, Cmd, ConversionError, FromValue, Limits, ServerError, ServerErrorCode, ToArg,
@@ -97,6 +135,9 @@ pub struct Client {
 /// Dropped with the last [`Client`] clone: asks the driver to close.
 struct Handle {
     shared: Arc<Shared>,
+    /// Kept to open a dedicated Pub/Sub connection (RESP2).
+    config: ClientConfig,
+    runtime: Arc<dyn Runtime>,
 }
 
 impl Drop for Handle {
@@ -133,11 +174,15 @@ impl Client {
         let events = Events {
             rx: shared.subscribe().0,
         };
-        let connection = Connection::new(config.into_core(), runtime.now());
+        let connection = Connection::new(config.clone().into_core(), runtime.now());
         let driver = driver::Driver::new(connection, runtime.clone(), shared.clone());
         runtime.spawn(Box::pin(driver));
         let client = Client {
-            handle: Arc::new(Handle { shared }),
+            handle: Arc::new(Handle {
+                shared,
+                config,
+                runtime,
+            }),
         };
         (client, events)
     }
@@ -502,6 +547,7 @@ mod tests {
         send_sync::<Error>();
         send::<Reply<Value>>();
         send::<Events>();
+        send_sync::<Subscriber>();
     }
 
     #[test]

@@ -7,12 +7,14 @@
 //! wake on every send.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 
 use futures_channel::{mpsc, oneshot};
-use redwire_core::conn::{CloseReason, Request, RequestError, StateKind, Transition};
+use redwire_core::conn::{CloseReason, PubSubEvent, Request, RequestError, StateKind, Transition};
 use redwire_core::resp::Value;
+
+use crate::pubsub::Sink;
 
 /// Where the answer to one request goes.
 pub(crate) type ReplySender = oneshot::Sender<Result<Value, RequestError>>;
@@ -57,6 +59,8 @@ pub(crate) struct Shared {
     queue: Mutex<Queue>,
     state: AtomicU8,
     subscribers: Mutex<Vec<mpsc::UnboundedSender<Transition>>>,
+    /// Pub/Sub subscribers' buffers.
+    sinks: Mutex<Vec<Arc<Sink>>>,
 }
 
 impl Shared {
@@ -69,6 +73,39 @@ impl Shared {
             }),
             state: AtomicU8::new(encode_state(StateKind::Connecting)),
             subscribers: Mutex::new(Vec::new()),
+            sinks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Adds a Pub/Sub subscriber's buffer (ended at once if the driver already ended).
+    pub(crate) fn add_sink(&self, sink: Arc<Sink>) {
+        let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        // As for event streams: the driver marks the end before ending the sinks.
+        let ended = self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ended
+            .is_some();
+        if ended {
+            sink.end();
+        } else {
+            sinks.push(sink);
+        }
+    }
+
+    /// Hands a Pub/Sub event to every live subscriber (none: dropped).
+    pub(crate) fn deliver(&self, event: PubSubEvent) {
+        let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        match sinks.len() {
+            0 => {}
+            // The common case moves the event instead of cloning it.
+            1 => {
+                if !sinks[0].push(event) {
+                    sinks.clear();
+                }
+            }
+            _ => sinks.retain(|s| s.push(event.clone())),
         }
     }
 
@@ -144,12 +181,16 @@ impl Shared {
         subs.retain(|tx| tx.unbounded_send(transition.clone()).is_ok());
     }
 
-    /// Ends every event stream.
+    /// Ends every event stream and Pub/Sub subscriber.
     pub(crate) fn close_subscribers(&self) {
         self.subscribers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        let sinks = std::mem::take(&mut *self.sinks.lock().unwrap_or_else(|e| e.into_inner()));
+        for sink in sinks {
+            sink.end();
+        }
     }
 }
 
