@@ -1,0 +1,387 @@
+//! Pub/Sub, keyspace notifications and `CLIENT TRACKING` invalidations against a real
+//! redis-server started by each test, on every runtime (`runtime_tests!`). Every wait is
+//! bounded and waits for the event itself.
+
+use std::time::{Duration, Instant};
+
+use redwire_client::{
+    cmd, Client, ClientConfig, Invalidation, ProtocolVersion, PubSubEvent, Received, Subscriber,
+    SubscriberConfig, SubscriptionKind, Value,
+};
+use redwire_e2e::testkit::RedisServer;
+use redwire_e2e::Rt;
+
+/// Bound on any single wait for something that should happen promptly.
+const PROMPT: Duration = Duration::from_secs(10);
+
+redwire_e2e::runtime_tests!(
+    publish_receive_resp3_shares_the_connection,
+    publish_receive_resp2_on_a_dedicated_connection,
+    patterns_and_shard_channels,
+    restart_resumes_every_subscription_resp3,
+    restart_resumes_every_subscription_resp2,
+    slow_consumer_stays_within_its_bound,
+    keyspace_notifications_arrive_typed,
+    tracking_invalidations_arrive_typed,
+);
+
+fn config(server: &RedisServer, protocol: ProtocolVersion) -> ClientConfig {
+    ClientConfig::from_url(&server.url())
+        .expect("testkit URL parses")
+        .protocol(protocol)
+        // A short backoff cap keeps restarts quick; everything else is the default.
+        .backoff(redwire_client::Backoff {
+            cap: Duration::from_millis(200),
+            ..Default::default()
+        })
+}
+
+/// Reads until an event matches `pred`; panics with what was seen if none does in time or
+/// the stream ends.
+async fn expect_event(
+    rt: &Rt,
+    sub: &mut Subscriber,
+    what: &str,
+    mut pred: impl FnMut(&PubSubEvent) -> bool,
+) -> PubSubEvent {
+    let mut seen = Vec::new();
+    let found = {
+        let seen = &mut seen;
+        rt.within(what, PROMPT, async move {
+            while let Some(r) = sub.next().await {
+                match r {
+                    Received::Event(e) if pred(&e) => return Some(e),
+                    other => seen.push(other),
+                }
+            }
+            None
+        })
+        .await
+    };
+    found.unwrap_or_else(|| panic!("stream ended before {what}; saw {seen:#?}"))
+}
+
+fn is_message(e: &PubSubEvent, ch: &str, body: &str) -> bool {
+    matches!(e, PubSubEvent::Message { channel, payload } if channel == ch && payload == body)
+}
+
+fn is_pmessage(e: &PubSubEvent, pat: &str, ch: &str, body: &str) -> bool {
+    matches!(e, PubSubEvent::PMessage { pattern, channel, payload }
+        if pattern == pat && channel == ch && payload == body)
+}
+
+fn is_smessage(e: &PubSubEvent, ch: &str, body: &str) -> bool {
+    matches!(e, PubSubEvent::SMessage { channel, payload } if channel == ch && payload == body)
+}
+
+async fn publish(client: &Client, channel: &str, body: &str) -> i64 {
+    client
+        .query::<i64>(&cmd("PUBLISH").arg(channel).arg(body))
+        .await
+        .expect("PUBLISH")
+}
+
+async fn publish_receive_resp3_shares_the_connection(rt: Rt) {
+    let server = RedisServer::start();
+    let client = rt
+        .connect(config(&server, ProtocolVersion::Resp3))
+        .await
+        .unwrap();
+    let mut sub = client.subscriber();
+    sub.subscribe(&["news", "sport"]).await.unwrap();
+    // The same multiplexed connection keeps answering ordinary commands.
+    client.send(&cmd("SET").arg("k").arg("v")).await.unwrap();
+    assert_eq!(publish(&client, "news", "hello").await, 1);
+    let got: String = client.query(&cmd("GET").arg("k")).await.unwrap();
+    assert_eq!(got, "v");
+    assert_eq!(publish(&client, "sport", "goal").await, 1);
+    expect_event(&rt, &mut sub, "news", |e| is_message(e, "news", "hello")).await;
+    expect_event(&rt, &mut sub, "sport", |e| is_message(e, "sport", "goal")).await;
+    // One server-side client: the subscriber did not open a connection of its own.
+    let clients: String = client.query(&cmd("CLIENT").arg("LIST")).await.unwrap();
+    assert_eq!(clients.lines().count(), 1, "{clients}");
+
+    sub.unsubscribe(&["news"]).await.unwrap();
+    assert_eq!(publish(&client, "news", "unheard").await, 0);
+    assert_eq!(publish(&client, "sport", "again").await, 1);
+    let e = expect_event(&rt, &mut sub, "second sport message", |e| {
+        matches!(e, PubSubEvent::Message { .. })
+    })
+    .await;
+    assert!(is_message(&e, "sport", "again"), "{e:?}");
+    client.close().await;
+    assert_eq!(
+        rt.within("end of stream", PROMPT, sub.next()).await,
+        None,
+        "the stream ends with the connection"
+    );
+}
+
+async fn publish_receive_resp2_on_a_dedicated_connection(rt: Rt) {
+    let server = RedisServer::start();
+    let client = rt
+        .connect(config(&server, ProtocolVersion::Resp2))
+        .await
+        .unwrap();
+    let mut sub = client.subscriber();
+    sub.subscribe(&["news"]).await.unwrap();
+    // The client's own connection is not subscribed, so any command still works on it.
+    client.send(&cmd("SET").arg("k").arg("v")).await.unwrap();
+    assert_eq!(publish(&client, "news", "hello").await, 1);
+    expect_event(&rt, &mut sub, "news", |e| is_message(e, "news", "hello")).await;
+    let clients: String = client.query(&cmd("CLIENT").arg("LIST")).await.unwrap();
+    assert_eq!(clients.lines().count(), 2, "{clients}");
+    assert!(clients.contains("sub=1"), "{clients}");
+    // The dedicated connection answers subscription commands and PING while subscribed.
+    let pong = sub.client().send(&cmd("PING")).await.unwrap();
+    assert!(matches!(pong, Value::Array(_)), "{pong:?}");
+    sub.unsubscribe(&["news"]).await.unwrap();
+    assert_eq!(publish(&client, "news", "unheard").await, 0);
+    drop(sub);
+    client.close().await;
+}
+
+async fn patterns_and_shard_channels(rt: Rt) {
+    let server = RedisServer::start();
+    for protocol in [ProtocolVersion::Resp3, ProtocolVersion::Resp2] {
+        let client = rt.connect(config(&server, protocol)).await.unwrap();
+        let mut sub = client.subscriber();
+        sub.psubscribe(&["news.*"]).await.unwrap();
+        sub.ssubscribe(&["shard-1"]).await.unwrap();
+        assert_eq!(publish(&client, "news.tech", "rust").await, 1);
+        let spublished: i64 = client
+            .query(&cmd("SPUBLISH").arg("shard-1").arg("s-body"))
+            .await
+            .unwrap();
+        assert_eq!(spublished, 1);
+        expect_event(&rt, &mut sub, "pattern message", |e| {
+            is_pmessage(e, "news.*", "news.tech", "rust")
+        })
+        .await;
+        expect_event(&rt, &mut sub, "shard message", |e| {
+            is_smessage(e, "shard-1", "s-body")
+        })
+        .await;
+        sub.punsubscribe(&["news.*"]).await.unwrap();
+        sub.sunsubscribe(&["shard-1"]).await.unwrap();
+        assert_eq!(publish(&client, "news.tech", "x").await, 0, "{protocol:?}");
+        drop(sub);
+        client.close().await;
+    }
+}
+
+/// Kill -9 the server and start it again on the same port: with no user action every kind
+/// of subscription works again, and the stream was told of the gap.
+async fn restart_resumes(rt: Rt, protocol: ProtocolVersion) {
+    let mut server = RedisServer::start();
+    let client = rt.connect(config(&server, protocol)).await.unwrap();
+    let mut sub = client.subscriber();
+    sub.subscribe(&["c1", "c2"]).await.unwrap();
+    sub.psubscribe(&["p.*"]).await.unwrap();
+    sub.ssubscribe(&["s1"]).await.unwrap();
+    assert_eq!(publish(&client, "c1", "before").await, 1);
+    expect_event(&rt, &mut sub, "message before", |e| {
+        is_message(e, "c1", "before")
+    })
+    .await;
+
+    let killed_at = Instant::now();
+    server.kill();
+    server.start_again();
+    let gap = expect_event(&rt, &mut sub, "gap", |e| {
+        matches!(e, PubSubEvent::Gap { .. })
+    })
+    .await;
+    let PubSubEvent::Gap { from, to } = gap else {
+        unreachable!()
+    };
+    assert!(from <= to);
+    assert!(to >= killed_at, "the gap ends after the outage began");
+    let restored = expect_event(&rt, &mut sub, "resubscribed", |e| {
+        matches!(e, PubSubEvent::Resubscribed(_))
+    })
+    .await;
+    let PubSubEvent::Resubscribed(set) = restored else {
+        unreachable!()
+    };
+    assert_eq!(set.len(), 4, "{set:?}");
+    assert!(set.contains(SubscriptionKind::Channel, b"c1"));
+    assert!(set.contains(SubscriptionKind::Channel, b"c2"));
+    assert!(set.contains(SubscriptionKind::Pattern, b"p.*"));
+    assert!(set.contains(SubscriptionKind::Shard, b"s1"));
+
+    // Delivery resumed on every subscription.
+    assert_eq!(publish(&client, "c1", "after-1").await, 1);
+    assert_eq!(publish(&client, "c2", "after-2").await, 1);
+    assert_eq!(publish(&client, "p.x", "after-p").await, 1);
+    let n: i64 = client
+        .query(&cmd("SPUBLISH").arg("s1").arg("after-s"))
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    expect_event(&rt, &mut sub, "c1 after", |e| {
+        is_message(e, "c1", "after-1")
+    })
+    .await;
+    expect_event(&rt, &mut sub, "c2 after", |e| {
+        is_message(e, "c2", "after-2")
+    })
+    .await;
+    expect_event(&rt, &mut sub, "p.* after", |e| {
+        is_pmessage(e, "p.*", "p.x", "after-p")
+    })
+    .await;
+    expect_event(&rt, &mut sub, "s1 after", |e| {
+        is_smessage(e, "s1", "after-s")
+    })
+    .await;
+    drop(sub);
+    client.close().await;
+}
+
+async fn restart_resumes_every_subscription_resp3(rt: Rt) {
+    restart_resumes(rt, ProtocolVersion::Resp3).await;
+}
+
+async fn restart_resumes_every_subscription_resp2(rt: Rt) {
+    restart_resumes(rt, ProtocolVersion::Resp2).await;
+}
+
+/// A reader that does not read while 20 000 messages are published holds at most its
+/// capacity; every message is either received or counted as lagged, and what is received is
+/// the newest, in order.
+async fn slow_consumer_stays_within_its_bound(rt: Rt) {
+    const CAPACITY: usize = 64;
+    const N: usize = 20_000;
+    let server = RedisServer::start();
+    let client = rt
+        .connect(config(&server, ProtocolVersion::Resp3))
+        .await
+        .unwrap();
+    let publisher = rt
+        .connect(config(&server, ProtocolVersion::Resp3))
+        .await
+        .unwrap();
+    let mut sub = client.subscriber_with(SubscriberConfig { capacity: CAPACITY });
+    sub.subscribe(&["flood"]).await.unwrap();
+    // Read the confirmation, so every event from here on is one of the flood's messages.
+    expect_event(&rt, &mut sub, "confirmation", |e| {
+        matches!(e, PubSubEvent::Subscribed { .. })
+    })
+    .await;
+
+    let started = Instant::now();
+    let mut pipeline = publisher.pipeline();
+    for i in 0..N {
+        pipeline.push(cmd("PUBLISH").arg("flood").arg(i));
+    }
+    let replies = pipeline.send().await.unwrap();
+    assert!(replies.iter().all(|r| *r == Value::Integer(1)));
+
+    let mut received = 0usize;
+    let mut lagged = 0u64;
+    let mut last: Option<usize> = None;
+    rt.within("every message received or counted", PROMPT, async {
+        while received + lagged as usize != N {
+            assert!(sub.buffered() <= CAPACITY);
+            match sub.next().await.expect("stream open") {
+                Received::Lagged(n) => lagged += n,
+                Received::Event(PubSubEvent::Message { payload, .. }) => {
+                    let i: usize = std::str::from_utf8(&payload).unwrap().parse().unwrap();
+                    assert!(
+                        last.map_or(true, |l| i > l),
+                        "out of order: {i} after {last:?}"
+                    );
+                    last = Some(i);
+                    received += 1;
+                }
+                Received::Event(_) => {}
+            }
+        }
+    })
+    .await;
+    let elapsed = started.elapsed();
+    assert!(sub.peak_buffered() <= CAPACITY, "{}", sub.peak_buffered());
+    assert_eq!(sub.lagged_total(), lagged);
+    assert!(lagged > 0, "a reader that did not read lagged");
+    assert_eq!(last, Some(N - 1), "the newest message is kept");
+    println!(
+        "flood: {N} messages in {elapsed:?} ({:.0} msg/s), capacity {CAPACITY}, peak {}, received {received}, lagged {lagged}",
+        N as f64 / elapsed.as_secs_f64(),
+        sub.peak_buffered()
+    );
+    client.close().await;
+    publisher.close().await;
+}
+
+async fn keyspace_notifications_arrive_typed(rt: Rt) {
+    let server = RedisServer::start();
+    server.command(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    for protocol in [ProtocolVersion::Resp3, ProtocolVersion::Resp2] {
+        let client = rt.connect(config(&server, protocol)).await.unwrap();
+        let mut sub = client.subscriber();
+        sub.psubscribe(&["__keyspace@0__:*"]).await.unwrap();
+        sub.subscribe(&["__keyevent@0__:del"]).await.unwrap();
+        client
+            .send(&cmd("SET").arg("watched").arg("1"))
+            .await
+            .unwrap();
+        client.send(&cmd("DEL").arg("watched")).await.unwrap();
+        expect_event(&rt, &mut sub, "keyspace set", |e| {
+            is_pmessage(e, "__keyspace@0__:*", "__keyspace@0__:watched", "set")
+        })
+        .await;
+        expect_event(&rt, &mut sub, "keyspace del", |e| {
+            is_pmessage(e, "__keyspace@0__:*", "__keyspace@0__:watched", "del")
+        })
+        .await;
+        expect_event(&rt, &mut sub, "keyevent del", |e| {
+            is_message(e, "__keyevent@0__:del", "watched")
+        })
+        .await;
+        drop(sub);
+        client.close().await;
+    }
+}
+
+async fn tracking_invalidations_arrive_typed(rt: Rt) {
+    let server = RedisServer::start();
+    // In the handshake, so every new connection tracks again.
+    let client = rt
+        .connect(
+            config(&server, ProtocolVersion::Resp3)
+                .handshake_command(cmd("CLIENT").arg("TRACKING").arg("ON")),
+        )
+        .await
+        .unwrap();
+    let writer = rt
+        .connect(config(&server, ProtocolVersion::Resp3))
+        .await
+        .unwrap();
+    let mut sub = client.subscriber();
+    writer
+        .send(&cmd("SET").arg("cached").arg("1"))
+        .await
+        .unwrap();
+    let _: String = client.query(&cmd("GET").arg("cached")).await.unwrap();
+    writer
+        .send(&cmd("SET").arg("cached").arg("2"))
+        .await
+        .unwrap();
+    let e = expect_event(&rt, &mut sub, "key invalidation", |e| {
+        matches!(e, PubSubEvent::Invalidate(_))
+    })
+    .await;
+    assert_eq!(
+        e,
+        PubSubEvent::Invalidate(Invalidation::Keys(vec!["cached".into()]))
+    );
+    writer.send(&cmd("FLUSHALL")).await.unwrap();
+    let e = expect_event(&rt, &mut sub, "flush invalidation", |e| {
+        matches!(e, PubSubEvent::Invalidate(_))
+    })
+    .await;
+    assert_eq!(e, PubSubEvent::Invalidate(Invalidation::All));
+    client.close().await;
+    writer.close().await;
+}
