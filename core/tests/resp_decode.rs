@@ -887,3 +887,68 @@ fn nested_and_chunked_payloads_are_not_copied() {
         v => panic!("{v:?}"),
     }
 }
+
+#[test]
+fn runs_of_bulks_in_aggregates() {
+    let items: Vec<Value> = (0..150).map(|i| bulk(&"x".repeat(i % 7))).collect();
+    let mut wire = b"*150\r\n".to_vec();
+    for i in 0..150 {
+        wire.extend_from_slice(format!("${}\r\n{}\r\n", i % 7, "x".repeat(i % 7)).as_bytes());
+    }
+    assert_eq!(one(&wire), Value::Array(items.clone()));
+    let set = [b"~".as_slice(), &wire[1..]].concat();
+    assert_eq!(one(&set), Value::Set(items.clone()));
+    let push = [b">".as_slice(), &wire[1..]].concat();
+    assert_eq!(one(&push), Value::Push(items));
+    // Bulks mixed with other elements and nested aggregates.
+    assert_eq!(
+        one(b"*6\r\n$1\r\na\r\n$1\r\nb\r\n:1\r\n$1\r\nc\r\n*2\r\n$1\r\nd\r\n$1\r\ne\r\n$-1\r\n"),
+        Value::Array(vec![
+            bulk("a"),
+            bulk("b"),
+            Value::Integer(1),
+            bulk("c"),
+            Value::Array(vec![bulk("d"), bulk("e")]),
+            Value::Null
+        ])
+    );
+    // Limits broken in the middle of a run are reported at the element that breaks them.
+    let wire = b"*4\r\n$1\r\na\r\n$1\r\nb\r\n$9\r\n123456789\r\n$1\r\nc\r\n";
+    let e = err_with(
+        Limits {
+            max_bulk_len: 8,
+            ..Limits::default()
+        },
+        wire,
+    );
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::BulkTooLong,
+            offset: 18
+        }
+    );
+    let e = err_with(
+        Limits {
+            max_frame_bytes: 20,
+            ..Limits::default()
+        },
+        wire,
+    );
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::FrameTooLarge,
+            offset: 18
+        }
+    );
+    // A bad CRLF inside a run.
+    let e = err(b"*3\r\n$1\r\na\r\n$1\r\nbXY$1\r\nc\r\n");
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::MissingCrlf,
+            offset: 16
+        }
+    );
+}

@@ -380,3 +380,25 @@ proptest! {
         }
     }
 }
+
+// Invariant: an array of bulk strings (the commonest large reply, which
+// the decoder takes in runs) decodes to exactly those strings, however the
+// stream is chunked, and the frame after it is untouched.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #[test]
+    fn arrays_of_bulks_decode_exactly(
+        items in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 0..200),
+        mut cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..10),
+    ) {
+        let expected = Value::Array(items.iter().map(|b| Value::BulkString(Bytes::from(b.clone()))).collect());
+        let mut wire = BytesMut::new();
+        encode_value(&expected, &mut wire);
+        wire.extend_from_slice(b":7\r\n");
+        let mut offsets: Vec<usize> = cuts.drain(..).map(|i| i.index(wire.len() + 1)).collect();
+        offsets.sort_unstable();
+        let (frames, err) = decode_chunked(Limits::default(), &wire, &offsets);
+        prop_assert_eq!(err, None);
+        prop_assert_eq!(frames, vec![expected, Value::Integer(7)]);
+    }
+}

@@ -353,12 +353,16 @@ impl Decoder {
     #[inline]
     fn run(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
         loop {
-            let value = match self.fast_value(buf) {
-                Some(v) => v,
-                None => match self.step(buf)? {
-                    Step::Value(v) => v,
-                    Step::Progress => continue,
-                    Step::Incomplete => return Ok(None),
+            let value = match self.batch_bulks(buf) {
+                Some(Some(v)) => v,
+                Some(None) => continue,
+                None => match self.fast_value(buf) {
+                    Some(v) => v,
+                    None => match self.step(buf)? {
+                        Step::Value(v) => v,
+                        Step::Progress => continue,
+                        Step::Incomplete => return Ok(None),
+                    },
                 },
             };
             if self.stack.is_empty() {
@@ -370,6 +374,87 @@ impl Decoder {
                 return Ok(Some(frame));
             }
         }
+    }
+
+    /// Inside an array, set or push: takes the run of complete bulk strings
+    /// that follows (up to 64) with one split of the buffer, each element
+    /// a zero-copy slice of it, instead of one split per element (arrays of
+    /// bulk strings are the most common large reply). `None` when there is
+    /// no such run; `Some(Some(aggregate))` when the run completed the
+    /// aggregate, popped and ready to be placed; `Some(None)` otherwise.
+    #[inline]
+    fn batch_bulks(&mut self, buf: &mut BytesMut) -> Option<Option<Value>> {
+        const MAX_RUN: usize = 64;
+        if !matches!(self.pending, Pending::Value) || self.scanned != 0 || self.streamed.is_some() {
+            return None;
+        }
+        let Decoder {
+            stack,
+            limits,
+            pos,
+            frame_bytes,
+            consumed,
+            ..
+        } = self;
+        let Some(Frame::Seq {
+            remaining,
+            streamed: false,
+            items,
+            ..
+        }) = stack.last_mut()
+        else {
+            return None;
+        };
+        let data = &buf[*pos..];
+        // (payload offset, payload length) of each bulk of the run.
+        let mut spans = [(0usize, 0usize); MAX_RUN];
+        let mut k = 0;
+        let mut off = 0;
+        let want = (*remaining).min(MAX_RUN);
+        while k < want {
+            let d = &data[off..];
+            if d.first() != Some(&b'$') {
+                break;
+            }
+            let Some((n, cr)) = fast_digits(d, 1) else {
+                break;
+            };
+            let Ok(n) = usize::try_from(n) else { break };
+            let len = cr + 2 + n + 2;
+            // Anything unusual, including every limit, is left to the
+            // per-element path, which reports it.
+            if n > limits.max_bulk_len
+                || cr - 1 > limits.max_line_len
+                || *frame_bytes + off + len > limits.max_frame_bytes
+                || d.len() < len
+                || d[len - 2] != b'\r'
+                || d[len - 1] != b'\n'
+            {
+                break;
+            }
+            spans[k] = (off + cr + 2, n);
+            off += len;
+            k += 1;
+        }
+        if k < 2 {
+            return None;
+        }
+        let base = *pos;
+        let chunk = buf.split_to(base + off).freeze();
+        items.extend(
+            spans[..k]
+                .iter()
+                .map(|&(at, n)| Value::BulkString(chunk.slice(base + at..base + at + n))),
+        );
+        *consumed += (base + off) as u64;
+        *pos = 0;
+        *frame_bytes += off;
+        *remaining -= k;
+        if *remaining > 0 {
+            return Some(None);
+        }
+        let frame = stack.pop()?;
+        Some(Some(finished(frame)))
     }
 
     /// Consumes the bytes parsed since the last split.
