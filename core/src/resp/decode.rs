@@ -304,6 +304,10 @@ impl Decoder {
                 _ => return None,
             },
             b'_' if data.len() >= 3 && &data[1..3] == b"\r\n" && fits(3) => (Value::Null, 3),
+            // The commonest reply of all.
+            b'+' if data.starts_with(b"+OK\r\n") && fits(5) && limits.max_line_len >= 2 => {
+                (Value::SimpleString(Bytes::from_static(b"OK")), 5)
+            }
             ty @ (b'+' | b',') => {
                 // Short lines only: a plain loop beats a vectorised search there.
                 let lf = data.iter().take(40).position(|&b| b == b'\n')?;
