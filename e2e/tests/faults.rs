@@ -22,11 +22,6 @@ use redwire_client::{
 use redwire_e2e::testkit::{free_port, Cut, FaultProxy, Haproxy, RedisServer};
 use redwire_e2e::Rt;
 
-/// Bound on waits for things that should happen promptly.
-const PROMPT: Duration = Duration::from_secs(15);
-/// Writer pacing between rounds.
-const PACE: Duration = Duration::from_millis(2);
-
 redwire_e2e::runtime_tests!(
     scenario_1_haproxy_backend_killed,
     scenario_2_kill_9_and_restart_with_backoff,
@@ -58,29 +53,24 @@ async fn scenario_1_haproxy_backend_killed(rt: Rt) {
     let server = durable(RedisServer::builder());
     let addr = lock(&server).addr();
     let haproxy = Arc::new(Haproxy::start(addr));
-    let client = rt.client(tcp(haproxy.port()));
-    let events = collect_events(&rt, &client);
-    let mut ev = client.events();
-    let writers = Writers::start(&rt, &client, "s1", 2, PACE);
+    let mut run = FaultRun::begin(
+        &rt,
+        tcp(haproxy.port()),
+        "1",
+        "HAProxy: backend killed, sessions shut, backend restarted (defaults)",
+    );
     // A second client with the defaults but a 500 ms response timeout: no request may be held
     // past it, even while the backend is down.
     let timeout = Duration::from_millis(500);
     let bounded = rt.client(tcp(haproxy.port()).response_timeout(Some(timeout)));
     let bounded_writers = Writers::start(&rt, &bounded, "s1t", 1, PACE);
-    writers
-        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
-        .await;
+    run.first_acks().await;
     bounded_writers
         .wait_acks(&rt, 30, PROMPT, "first acknowledgements (bounded client)")
         .await;
 
-    let s = server.clone();
-    blocking(move || lock(&s).kill()).await;
-    let (lost_conn, _) = rt
-        .wait_transition(&mut ev, PROMPT, "the connection to drop", |t| {
-            t.to == StateKind::Reconnecting
-        })
-        .await;
+    with_server(&server, RedisServer::kill).await;
+    let lost_conn = run.wait_reconnecting("the connection to drop").await;
     let reason = lost_conn.reason.clone().expect("a close reason");
     assert!(
         is_transport(&reason),
@@ -89,9 +79,9 @@ async fn scenario_1_haproxy_backend_killed(rt: Rt) {
 
     // Down for a second: several failed attempts through HAProxy (it accepts, then closes).
     sleep(&rt, Duration::from_secs(1)).await;
-    let (s, h) = (server.clone(), haproxy.clone());
-    let back = blocking(move || {
-        lock(&s).start_again();
+    let h = haproxy.clone();
+    let back = with_server(&server, move |s| {
+        s.start_again();
         // The backend counts as reachable again when HAProxy's health check marks it up.
         while !h.backend_is_up() {
             std::thread::sleep(Duration::from_millis(1));
@@ -99,13 +89,8 @@ async fn scenario_1_haproxy_backend_killed(rt: Rt) {
         Instant::now()
     })
     .await;
-    writers
-        .wait_acks(
-            &rt,
-            300,
-            PROMPT,
-            "acknowledgements after the backend is back",
-        )
+    let done = run
+        .recover(back, "acknowledgements after the backend is back")
         .await;
     bounded_writers
         .wait_acks(
@@ -115,15 +100,9 @@ async fn scenario_1_haproxy_backend_killed(rt: Rt) {
             "bounded client acknowledgements after recovery",
         )
         .await;
-    let ops = writers.finish(&rt, PROMPT).await;
+    let bounded_prefix = bounded_writers.prefix.clone();
     let bounded_ops = bounded_writers.finish(&rt, PROMPT).await;
 
-    let ttr = time_to_recover(&ops, back);
-    let after = failures_after_recovery(&ops, back);
-    assert!(
-        after.is_empty(),
-        "requests failed after recovery: {after:?}"
-    );
     let max_hold = bounded_ops
         .iter()
         .map(|o| o.done - o.issued)
@@ -134,30 +113,14 @@ async fn scenario_1_haproxy_backend_killed(rt: Rt) {
         max_hold <= timeout + Duration::from_millis(300),
         "a request was held {max_hold:?} despite a {timeout:?} response timeout"
     );
-    let (tally, bounded_tally) = {
-        let s = lock(&server);
-        (
-            check(&s, &format!("s1:{}", runtime_name()), &ops),
-            check(&s, &format!("s1t:{}", runtime_name()), &bounded_ops),
-        )
-    };
-    let evs = events.lock().unwrap().clone();
-    Summary {
-        id: "1",
-        title: "HAProxy: backend killed, sessions shut, backend restarted (defaults)",
-        recovered: "yes",
-        ttr,
-        reasons: format!(
-            "{}; client with a 500 ms response timeout: longest wait for an answer {} ms",
-            reasons_of(&evs),
-            max_hold.as_millis()
-        ),
-        tally: &tally,
-    }
-    .emit();
-    tally.assert_clean();
+    let bounded_tally = check(&lock(&server), &bounded_prefix, &bounded_ops);
+    let reasons = format!(
+        "{}; client with a 500 ms response timeout: longest wait for an answer {} ms",
+        done.reasons(),
+        max_hold.as_millis()
+    );
+    done.conclude(&server, "yes", reasons).await;
     bounded_tally.assert_clean();
-    client.close().await;
     bounded.close().await;
 }
 
@@ -165,33 +128,26 @@ async fn scenario_1_haproxy_backend_killed(rt: Rt) {
 /// settings: the events show growing, jittered delays, then recovery.
 async fn scenario_2_kill_9_and_restart_with_backoff(rt: Rt) {
     let server = durable(RedisServer::builder());
-    let port = lock(&server).port();
-    let config = tcp(port);
+    let config = tcp(lock(&server).port());
     let backoff = config.core().backoff;
-    let client = rt.client(config);
-    let events = collect_events(&rt, &client);
-    let writers = Writers::start(&rt, &client, "s2", 2, PACE);
-    writers
-        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
-        .await;
+    let run = FaultRun::start(
+        &rt,
+        config,
+        "2",
+        "kill -9, restart on the same port after 2 s (defaults)",
+    )
+    .await;
 
-    let s = server.clone();
     let killed = Instant::now();
-    blocking(move || lock(&s).kill()).await;
+    with_server(&server, RedisServer::kill).await;
     // Default backoff: 100 ms doubling, so two seconds cover four or five attempts.
     sleep(&rt, Duration::from_secs(2)).await;
-    let s = server.clone();
-    let back = blocking(move || {
-        lock(&s).start_again();
-        Instant::now()
-    })
-    .await;
-    writers
-        .wait_acks(&rt, 300, PROMPT, "acknowledgements after the restart")
+    let back = start_again(&server).await;
+    let done = run
+        .recover(back, "acknowledgements after the restart")
         .await;
-    let ops = writers.finish(&rt, PROMPT).await;
 
-    let evs = events.lock().unwrap().clone();
+    let evs = done.transitions();
     // Delay of each wait: from entering Reconnecting to the next Connecting.
     let mut delays = Vec::new();
     for w in evs.windows(2) {
@@ -228,91 +184,51 @@ async fn scenario_2_kill_9_and_restart_with_backoff(rt: Rt) {
         "backoff does not grow: {delays:?}"
     );
 
-    let ttr = time_to_recover(&ops, back);
-    let after = failures_after_recovery(&ops, back);
-    assert!(
-        after.is_empty(),
-        "requests failed after recovery: {after:?}"
-    );
-    let tally = check(&lock(&server), &format!("s2:{}", runtime_name()), &ops);
     let shown: Vec<String> = delays
         .iter()
         .map(|(a, d)| format!("#{a}:{}ms", d.as_millis()))
         .collect();
-    Summary {
-        id: "2",
-        title: "kill -9, restart on the same port after 2 s (defaults)",
-        recovered: "yes",
-        ttr,
-        reasons: format!("{}; backoff {}", reasons_of(&evs), shown.join(" ")),
-        tally: &tally,
-    }
-    .emit();
-    tally.assert_clean();
-    client.close().await;
+    let reasons = format!("{}; backoff {}", reasons_of(&evs), shown.join(" "));
+    done.conclude(&server, "yes", reasons).await;
 }
 
 /// Scenario 3a: `SHUTDOWN NOSAVE`, then a restart.
 async fn scenario_3a_shutdown_nosave(rt: Rt) {
     let server = durable(RedisServer::builder());
     let port = lock(&server).port();
-    let client = rt.client(fast_backoff(tcp(port)));
-    let events = collect_events(&rt, &client);
-    let mut ev = client.events();
-    let writers = Writers::start(&rt, &client, "s3a", 2, PACE);
-    writers
-        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
-        .await;
-
-    let s = server.clone();
-    blocking(move || lock(&s).shutdown_nosave()).await;
-    let (t, _) = rt
-        .wait_transition(&mut ev, PROMPT, "the drop", |t| {
-            t.to == StateKind::Reconnecting
-        })
-        .await;
-    assert!(is_transport(t.reason.as_ref().unwrap()), "{t:?}");
-    let s = server.clone();
-    let back = blocking(move || {
-        lock(&s).start_again();
-        Instant::now()
-    })
+    let mut run = FaultRun::start(
+        &rt,
+        fast_backoff(tcp(port)),
+        "3a",
+        "SHUTDOWN NOSAVE, restart",
+    )
     .await;
-    writers
-        .wait_acks(&rt, 300, PROMPT, "acknowledgements after the restart")
+
+    with_server(&server, RedisServer::shutdown_nosave).await;
+    let t = run.wait_reconnecting("the drop").await;
+    assert!(is_transport(t.reason.as_ref().unwrap()), "{t:?}");
+    let back = start_again(&server).await;
+    let done = run
+        .recover(back, "acknowledgements after the restart")
         .await;
-    let ops = writers.finish(&rt, PROMPT).await;
-    assert!(failures_after_recovery(&ops, back).is_empty());
-    let tally = check(&lock(&server), &format!("s3a:{}", runtime_name()), &ops);
-    let evs = events.lock().unwrap().clone();
-    Summary {
-        id: "3a",
-        title: "SHUTDOWN NOSAVE, restart",
-        recovered: "yes",
-        ttr: time_to_recover(&ops, back),
-        reasons: reasons_of(&evs),
-        tally: &tally,
-    }
-    .emit();
-    tally.assert_clean();
-    client.close().await;
+    let reasons = done.reasons();
+    done.conclude(&server, "yes", reasons).await;
 }
 
 /// Scenario 3b: `CLIENT KILL TYPE normal` while the server stays up.
 async fn scenario_3b_client_kill(rt: Rt) {
     let server = durable(RedisServer::builder());
     let port = lock(&server).port();
-    let client = rt.client(fast_backoff(tcp(port)));
-    let events = collect_events(&rt, &client);
-    let mut ev = client.events();
-    let writers = Writers::start(&rt, &client, "s3b", 2, PACE);
-    writers
-        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
-        .await;
+    let mut run = FaultRun::start(
+        &rt,
+        fast_backoff(tcp(port)),
+        "3b",
+        "CLIENT KILL TYPE normal",
+    )
+    .await;
 
-    let s = server.clone();
-    let back = blocking(move || {
-        let r = lock(&s).command(&["CLIENT", "KILL", "TYPE", "normal"]);
+    let back = with_server(&server, |s| {
+        let r = s.command(&["CLIENT", "KILL", "TYPE", "normal"]);
         assert!(
             r.as_int().unwrap_or(0) >= 1,
             "CLIENT KILL killed nothing: {r}"
@@ -320,30 +236,11 @@ async fn scenario_3b_client_kill(rt: Rt) {
         Instant::now()
     })
     .await;
-    let (t, _) = rt
-        .wait_transition(&mut ev, PROMPT, "the drop", |t| {
-            t.to == StateKind::Reconnecting
-        })
-        .await;
+    let t = run.wait_reconnecting("the drop").await;
     assert!(is_transport(t.reason.as_ref().unwrap()), "{t:?}");
-    writers
-        .wait_acks(&rt, 300, PROMPT, "acknowledgements after the kill")
-        .await;
-    let ops = writers.finish(&rt, PROMPT).await;
-    assert!(failures_after_recovery(&ops, back).is_empty());
-    let tally = check(&lock(&server), &format!("s3b:{}", runtime_name()), &ops);
-    let evs = events.lock().unwrap().clone();
-    Summary {
-        id: "3b",
-        title: "CLIENT KILL TYPE normal",
-        recovered: "yes",
-        ttr: time_to_recover(&ops, back),
-        reasons: reasons_of(&evs),
-        tally: &tally,
-    }
-    .emit();
-    tally.assert_clean();
-    client.close().await;
+    let done = run.recover(back, "acknowledgements after the kill").await;
+    let reasons = done.reasons();
+    done.conclude(&server, "yes", reasons).await;
 }
 
 /// Short bounds for the black-hole scenarios.
@@ -370,26 +267,25 @@ async fn black_hole(rt: Rt, busy: bool) {
     let proxy = Arc::new(FaultProxy::start(lock(&server).addr()));
     let config = black_hole_config(proxy.port());
     let core = config.core().clone();
-    let client = rt.client(config);
-    let events = collect_events(&rt, &client);
-    let mut ev = client.events();
-    let name = if busy { "s4a" } else { "s4b" };
-    let writers = Writers::start(&rt, &client, name, 2, PACE);
-    writers
-        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
-        .await;
+    let (id, title) = if busy {
+        (
+            "4a",
+            "black hole, requests outstanding (unresponsive bound 500 ms)",
+        )
+    } else {
+        (
+            "4b",
+            "black hole, idle (health check every 800 ms, 300 ms timeout)",
+        )
+    };
+    let mut run = FaultRun::start(&rt, config, id, title).await;
     if !busy {
-        writers.pause();
-        wait_async(&rt, "the writers to be idle", PROMPT, || writers.idle()).await;
+        run.quiesce().await;
     }
 
     let start = Instant::now();
     proxy.blackhole();
-    let (t, _) = rt
-        .wait_transition(&mut ev, PROMPT, "the dead link to be noticed", |t| {
-            t.to == StateKind::Reconnecting
-        })
-        .await;
+    let t = run.wait_reconnecting("the dead link to be noticed").await;
     let detected = t.at.saturating_duration_since(start);
     let (expected, bound) = if busy {
         (
@@ -413,54 +309,36 @@ async fn black_hole(rt: Rt, busy: bool) {
     proxy.cut_all(Cut::Rst);
     let back = Instant::now();
     proxy.resume();
-    writers.resume();
-    writers
-        .wait_acks(&rt, 300, PROMPT, "acknowledgements after the path healed")
+    let done = run
+        .recover(back, "acknowledgements after the path healed")
         .await;
-    let ops = writers.finish(&rt, PROMPT).await;
-    assert!(failures_after_recovery(&ops, back).is_empty());
-    let tally = check(&lock(&server), &format!("{name}:{}", runtime_name()), &ops);
-    let evs = events.lock().unwrap().clone();
-    Summary {
-        id: if busy { "4a" } else { "4b" },
-        title: if busy {
-            "black hole, requests outstanding (unresponsive bound 500 ms)"
-        } else {
-            "black hole, idle (health check every 800 ms, 300 ms timeout)"
-        },
-        recovered: "yes",
-        ttr: time_to_recover(&ops, back),
-        reasons: format!(
-            "{}; detected after {} ms",
-            reasons_of(&evs),
-            detected.as_millis()
-        ),
-        tally: &tally,
-    }
-    .emit();
-    tally.assert_clean();
-    client.close().await;
+    let reasons = format!(
+        "{}; detected after {} ms",
+        done.reasons(),
+        detected.as_millis()
+    );
+    done.conclude(&server, "yes", reasons).await;
 }
 
 /// Scenario 5: `DEBUG SLEEP` longer than the response timeout: that request times out at its deadline,
 /// the connection stays in sync (later requests get their own replies), no reconnect.
 async fn scenario_5_debug_sleep_past_response_timeout(rt: Rt) {
     let server = durable(RedisServer::builder());
-    let port = lock(&server).port();
     let timeout = Duration::from_millis(300);
-    let client = rt.client(fast_backoff(tcp(port)).response_timeout(Some(timeout)));
-    let events = collect_events(&rt, &client);
-    let writers = Writers::start(&rt, &client, "s5", 2, PACE);
-    writers
-        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
-        .await;
+    let config = fast_backoff(tcp(lock(&server).port())).response_timeout(Some(timeout));
+    let run = FaultRun::start(
+        &rt,
+        config,
+        "5",
+        "DEBUG SLEEP 1.5 s with a 300 ms response timeout",
+    )
+    .await;
 
     let t0 = Instant::now();
-    let slow = client.send(&cmd("DEBUG").arg("SLEEP").arg("1.5"));
+    let slow = run.client.send(&cmd("DEBUG").arg("SLEEP").arg("1.5"));
     // An admin connection queued behind the sleep answers when the server is responsive again.
-    let s = server.clone();
-    let back = blocking(move || {
-        let _ = lock(&s).command(&["PING"]);
+    let back = with_server(&server, |s| {
+        let _ = s.command(&["PING"]);
         Instant::now()
     });
     let err = slow.await.unwrap_err();
@@ -472,29 +350,17 @@ async fn scenario_5_debug_sleep_past_response_timeout(rt: Rt) {
         "held for {waited:?} with a {timeout:?} timeout"
     );
     let back = back.await;
-    writers
-        .wait_acks(&rt, 60, PROMPT, "acknowledgements after the sleep")
+    let done = run
+        .recover_by(back, 60, "acknowledgements after the sleep")
         .await;
-    let ops = writers.finish(&rt, PROMPT).await;
-    assert!(failures_after_recovery(&ops, back).is_empty());
-    let evs = events.lock().unwrap().clone();
+    let evs = done.transitions();
     assert!(
         evs.iter()
             .all(|t| t.to == StateKind::Connected || t.to == StateKind::Connecting),
         "no reconnect should be needed: {evs:#?}"
     );
-    let tally = check(&lock(&server), &format!("s5:{}", runtime_name()), &ops);
-    Summary {
-        id: "5",
-        title: "DEBUG SLEEP 1.5 s with a 300 ms response timeout",
-        recovered: "yes (no reconnect)",
-        ttr: time_to_recover(&ops, back),
-        reasons: format!("sleeping request: {err:?} after {} ms", waited.as_millis()),
-        tally: &tally,
-    }
-    .emit();
-    tally.assert_clean();
-    client.close().await;
+    let reasons = format!("sleeping request: {err:?} after {} ms", waited.as_millis());
+    done.conclude(&server, "yes (no reconnect)", reasons).await;
 }
 
 /// Scenario 6: Bytes that are not RESP arrive from the server side while a request waits:
@@ -503,23 +369,20 @@ async fn scenario_5_debug_sleep_past_response_timeout(rt: Rt) {
 async fn scenario_6_garbage_from_server(rt: Rt) {
     let server = durable(RedisServer::builder());
     let proxy = Arc::new(FaultProxy::start(lock(&server).addr()));
-    let client = rt.client(fast_backoff(tcp(proxy.port())));
-    let events = collect_events(&rt, &client);
-    let mut ev = client.events();
-    let writers = Writers::start(&rt, &client, "s6", 2, PACE);
-    writers
-        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
-        .await;
-    writers.pause();
-    wait_async(&rt, "the writers to be idle", PROMPT, || writers.idle()).await;
+    let mut run = FaultRun::start(
+        &rt,
+        fast_backoff(tcp(proxy.port())),
+        "6",
+        "garbage injected from the server side",
+    )
+    .await;
+    run.quiesce().await;
 
     // A request that is waiting at the server when the garbage comes.
-    let blocked = client.send(&cmd("BLPOP").arg("s6:nothing").arg(10));
-    let s = server.clone();
-    blocking(move || {
+    let blocked = run.client.send(&cmd("BLPOP").arg("s6:nothing").arg(10));
+    with_server(&server, |s| {
         redwire_e2e::testkit::wait_for("BLPOP to block", PROMPT, || {
-            lock(&s)
-                .command(&["INFO", "clients"])
+            s.command(&["INFO", "clients"])
                 .to_string()
                 .contains("blocked_clients:1")
         })
@@ -541,31 +404,13 @@ async fn scenario_6_garbage_from_server(rt: Rt) {
         ),
         "the waiting request fails with the protocol error, never gets a reply: {err:?}"
     );
-    let (t, _) = rt
-        .wait_transition(&mut ev, PROMPT, "the protocol-error close", |t| {
-            t.to == StateKind::Reconnecting
-        })
-        .await;
+    let t = run.wait_reconnecting("the protocol-error close").await;
     assert!(matches!(t.reason, Some(CloseReason::Protocol(_))), "{t:?}");
-    writers.resume();
-    writers
-        .wait_acks(&rt, 300, PROMPT, "acknowledgements after reconnecting")
+    let done = run
+        .recover(back, "acknowledgements after reconnecting")
         .await;
-    let ops = writers.finish(&rt, PROMPT).await;
-    assert!(failures_after_recovery(&ops, back).is_empty());
-    let tally = check(&lock(&server), &format!("s6:{}", runtime_name()), &ops);
-    let evs = events.lock().unwrap().clone();
-    Summary {
-        id: "6",
-        title: "garbage injected from the server side",
-        recovered: "yes",
-        ttr: time_to_recover(&ops, back),
-        reasons: format!("{}; waiting request: {err:?}", reasons_of(&evs)),
-        tally: &tally,
-    }
-    .emit();
-    tally.assert_clean();
-    client.close().await;
+    let reasons = format!("{}; waiting request: {err:?}", done.reasons());
+    done.conclude(&server, "yes", reasons).await;
 }
 
 /// Scenario 7: The password changes while the client is disconnected: the handshake is rejected with
@@ -574,23 +419,23 @@ async fn scenario_6_garbage_from_server(rt: Rt) {
 async fn scenario_7_password_changed_while_down(rt: Rt) {
     let server = durable(RedisServer::builder().requirepass("before"));
     let port = lock(&server).port();
-    let client = rt.client(fast_backoff(tcp(port)).password("before"));
-    let events = collect_events(&rt, &client);
-    let mut ev = client.events();
-    let writers = Writers::start(&rt, &client, "s7", 2, PACE);
-    writers
-        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
-        .await;
+    let mut run = FaultRun::start(
+        &rt,
+        fast_backoff(tcp(port)).password("before"),
+        "7",
+        "password changed while disconnected",
+    )
+    .await;
 
-    let s = server.clone();
-    blocking(move || {
-        let mut s = lock(&s);
+    with_server(&server, |s| {
         s.kill();
         s.set_requirepass(Some("after"));
         s.start_again();
     })
     .await;
-    let (failed, _) = rt.wait_state(&mut ev, StateKind::Failed, PROMPT).await;
+    let (failed, _) = rt
+        .wait_state(&mut run.events, StateKind::Failed, PROMPT)
+        .await;
     let reason = failed.reason.clone().expect("a reason");
     assert!(
         matches!(&reason, CloseReason::HandshakeRejected(e) if e.code == ServerErrorCode::WrongPass),
@@ -598,60 +443,55 @@ async fn scenario_7_password_changed_while_down(rt: Rt) {
     );
     // Terminal: the event stream ends, no further attempt is made.
     rt.within("the event stream to end", PROMPT, async {
-        while ev.next().await.is_some() {}
+        while run.events.next().await.is_some() {}
     })
     .await;
-    assert_eq!(client.state(), StateKind::Failed);
-    let late = client.send(&cmd("PING")).await.unwrap_err();
+    assert_eq!(run.client.state(), StateKind::Failed);
+    let late = run.client.send(&cmd("PING")).await.unwrap_err();
     assert!(
         matches!(&late, Error::Failed(r) if *r == reason),
         "{late:?}"
     );
-    let ops = writers.finish(&rt, PROMPT).await;
+    let done = run.finish().await;
     // Every request answered after the failure carries the typed reason.
     let failed_at = failed.at;
-    for op in ops.iter().filter(|o| o.issued > failed_at) {
+    for op in done.ops.iter().filter(|o| o.issued > failed_at) {
         assert!(
             matches!(&op.result, Err(Error::Failed(r)) if *r == reason),
             "{op:?}"
         );
     }
-    let connects = events
-        .lock()
-        .unwrap()
+    let connects = done
+        .transitions()
         .iter()
         .filter(|t| t.to == StateKind::Connecting)
         .count();
-    let tally = check(&lock(&server), &format!("s7:{}", runtime_name()), &ops);
-    Summary {
-        id: "7",
-        title: "password changed while disconnected",
-        recovered: "no: Failed (WRONGPASS), as specified",
-        ttr: None,
-        reasons: format!("{reason:?} after {connects} connection attempts"),
-        tally: &tally,
-    }
-    .emit();
-    tally.assert_clean();
+    let reasons = format!("{reason:?} after {connects} connection attempts");
+    done.conclude(&server, "no: Failed (WRONGPASS), as specified", reasons)
+        .await;
 }
 
 /// Scenario 8: Nothing listens from the start, with a maximum number of attempts: Failed after exactly
 /// that many.
 async fn scenario_8_unreachable_with_max_attempts(rt: Rt) {
     // The writers' requests must all fail unwritten; a real server shows none of them ran.
-    let server = RedisServer::start();
+    let server = shared(RedisServer::start());
     let dead_port = free_port();
-    let client = rt.client(fast_backoff(tcp(dead_port)).max_attempts(Some(4)));
-    let events = collect_events(&rt, &client);
-    let mut ev = client.events();
-    let writers = Writers::start(&rt, &client, "s8", 2, PACE);
-    let (failed, _) = rt.wait_state(&mut ev, StateKind::Failed, PROMPT).await;
+    let mut run = FaultRun::begin(
+        &rt,
+        fast_backoff(tcp(dead_port)).max_attempts(Some(4)),
+        "8",
+        "unreachable from the start, max 4 attempts",
+    );
+    let (failed, _) = rt
+        .wait_state(&mut run.events, StateKind::Failed, PROMPT)
+        .await;
     rt.within("the event stream to end", PROMPT, async {
-        while ev.next().await.is_some() {}
+        while run.events.next().await.is_some() {}
     })
     .await;
-    let ops = writers.finish(&rt, PROMPT).await;
-    let evs = events.lock().unwrap().clone();
+    let done = run.finish().await;
+    let evs = done.transitions();
     let attempts = evs.iter().filter(|t| t.to == StateKind::Connecting).count()
         // The first attempt starts in Connecting, without a transition into it.
         + 1;
@@ -661,21 +501,18 @@ async fn scenario_8_unreachable_with_max_attempts(rt: Rt) {
         Some(CloseReason::Io(std::io::ErrorKind::ConnectionRefused))
     );
     assert!(
-        ops.iter()
+        done.ops
+            .iter()
             .all(|o| matches!(&o.result, Err(e) if !e.was_written())),
         "all unwritten"
     );
-    let tally = check(&server, &format!("s8:{}", runtime_name()), &ops);
-    Summary {
-        id: "8",
-        title: "unreachable from the start, max 4 attempts",
-        recovered: "no: Failed after exactly 4 attempts, as specified",
-        ttr: None,
-        reasons: format!("{:?}", failed.reason.unwrap()),
-        tally: &tally,
-    }
-    .emit();
-    tally.assert_clean();
+    let reasons = format!("{:?}", failed.reason.unwrap());
+    done.conclude(
+        &server,
+        "no: Failed after exactly 4 attempts, as specified",
+        reasons,
+    )
+    .await;
 }
 
 /// Scenario 9: Backend down longer than the queue bound allows: beyond the bound, requests get
@@ -684,22 +521,22 @@ async fn scenario_9_queue_bound_and_fail_fast(rt: Rt) {
     let server = durable(RedisServer::builder());
     let port = lock(&server).port();
     let limit = 20;
-    let queued = rt.client(fast_backoff(tcp(port)).queue_limit(limit));
     let fail_fast = rt.client(fast_backoff(tcp(port)).queue_policy(QueuePolicy::FailFast));
-    let events = collect_events(&rt, &queued);
-    let (mut ev_q, mut ev_f) = (queued.events(), fail_fast.events());
-    let writers = Writers::start(&rt, &queued, "s9", 2, PACE);
-    writers
-        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
-        .await;
+    let mut ev_f = fail_fast.events();
+    let mut run = FaultRun::start(
+        &rt,
+        fast_backoff(tcp(port)).queue_limit(limit),
+        "9",
+        "down beyond the queue bound (limit 20) / fail-fast",
+    )
+    .await;
     assert_eq!(
         fail_fast.send(&cmd("PING")).await.unwrap(),
         redwire_client::Value::SimpleString("PONG".into())
     );
 
-    let s = server.clone();
-    blocking(move || lock(&s).kill()).await;
-    rt.wait_state(&mut ev_q, StateKind::Reconnecting, PROMPT)
+    with_server(&server, RedisServer::kill).await;
+    rt.wait_state(&mut run.events, StateKind::Reconnecting, PROMPT)
         .await;
     rt.wait_state(&mut ev_f, StateKind::Reconnecting, PROMPT)
         .await;
@@ -708,7 +545,10 @@ async fn scenario_9_queue_bound_and_fail_fast(rt: Rt) {
     // refused at once. "At once" is checked without a clock: they are answered while the
     // server is still down.
     let burst: Vec<_> = (0..50)
-        .map(|i| queued.send(&cmd("SET").arg(format!("s9:burst:{i}")).arg(i)))
+        .map(|i| {
+            run.client
+                .send(&cmd("SET").arg(format!("s9:burst:{i}")).arg(i))
+        })
         .collect();
     let ff: Vec<_> = (0..10)
         .map(|i| fail_fast.send(&cmd("SET").arg(format!("s9:ff:{i}")).arg(i)))
@@ -754,18 +594,12 @@ async fn scenario_9_queue_bound_and_fail_fast(rt: Rt) {
         let e = rt.within("fail-fast answers", PROMPT, r).await.unwrap_err();
         assert!(matches!(e, Error::NotConnected(_)), "{e:?}");
     }
-    let s = server.clone();
     assert!(
-        !blocking(move || lock(&s).is_running()).await,
+        !with_server(&server, RedisServer::is_running).await,
         "answered while the server was still down"
     );
 
-    let s = server.clone();
-    let back = blocking(move || {
-        lock(&s).start_again();
-        Instant::now()
-    })
-    .await;
+    let back = start_again(&server).await;
     for rx in pending {
         let r = rt
             .within("queued requests after recovery", PROMPT, rx)
@@ -781,36 +615,22 @@ async fn scenario_9_queue_bound_and_fail_fast(rt: Rt) {
         .send(&cmd("SET").arg("s9:ff:after").arg(1))
         .await
         .expect("fail-fast client works again");
-    writers
-        .wait_acks(&rt, 300, PROMPT, "acknowledgements after the restart")
+    let done = run
+        .recover(back, "acknowledgements after the restart")
         .await;
-    let ops = writers.finish(&rt, PROMPT).await;
-    assert!(failures_after_recovery(&ops, back).is_empty());
-    let (tally, ff_present) = {
-        let s = lock(&server);
-        let present = s.command(&["EXISTS", "s9:ff:0", "s9:ff:9"]).as_int();
-        (check(&s, &format!("s9:{}", runtime_name()), &ops), present)
-    };
+    let ff_present = lock(&server)
+        .command(&["EXISTS", "s9:ff:0", "s9:ff:9"])
+        .as_int();
     assert_eq!(
         ff_present,
         Some(0),
         "fail-fast requests were reported unwritten and must not have run"
     );
-    let evs = events.lock().unwrap().clone();
-    Summary {
-        id: "9",
-        title: "down beyond the queue bound (limit 20) / fail-fast",
-        recovered: "yes",
-        ttr: time_to_recover(&ops, back),
-        reasons: format!(
-            "{}; burst of 50: {full} queue-full; fail-fast: 10/10 NotConnected",
-            reasons_of(&evs)
-        ),
-        tally: &tally,
-    }
-    .emit();
-    tally.assert_clean();
-    queued.close().await;
+    let reasons = format!(
+        "{}; burst of 50: {full} queue-full; fail-fast: 10/10 NotConnected",
+        done.reasons()
+    );
+    done.conclude(&server, "yes", reasons).await;
     fail_fast.close().await;
 }
 
@@ -827,9 +647,7 @@ async fn scenario_10_restart_into_loading(rt: Rt) {
             .config("key-load-delay", &["125"])
             .config("loading-process-events-interval-bytes", &["1024"]),
     );
-    let s = server.clone();
-    let port = blocking(move || {
-        let s = lock(&s);
+    let port = with_server(&server, |s| {
         s.command(&["DEBUG", "POPULATE", "8000", "s10:bulk"]);
         // DEBUG POPULATE bypasses the AOF: rewrite it so the restart has the keys to load.
         s.command(&["BGREWRITEAOF"]);
@@ -840,33 +658,28 @@ async fn scenario_10_restart_into_loading(rt: Rt) {
         s.port()
     })
     .await;
-    let client = rt.client(fast_backoff(tcp(port)));
-    let events = collect_events(&rt, &client);
-    let writers = Writers::start(&rt, &client, "s10", 2, PACE);
-    writers
-        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
-        .await;
-    let s = server.clone();
-    let back = blocking(move || {
-        let mut s = lock(&s);
+    let run = FaultRun::start(
+        &rt,
+        fast_backoff(tcp(port)),
+        "10",
+        "restart into ~1 s of LOADING (AOF with 8,000 keys)",
+    )
+    .await;
+    let back = with_server(&server, |s| {
         s.kill();
         // Returns once loading is over.
         s.start_again();
         Instant::now()
     })
     .await;
-    writers
-        .wait_acks(&rt, 300, PROMPT, "acknowledgements after loading")
-        .await;
-    let ops = writers.finish(&rt, PROMPT).await;
-    assert!(failures_after_recovery(&ops, back).is_empty());
-    let loading = ops
+    let done = run.recover(back, "acknowledgements after loading").await;
+    let loading = done
+        .ops
         .iter()
         .filter(
             |o| matches!(&o.result, Err(e) if e.server_code() == Some(&ServerErrorCode::Loading)),
         )
         .count();
-    let tally = check(&lock(&server), &format!("s10:{}", runtime_name()), &ops);
     assert_eq!(
         lock(&server)
             .command(&["DBSIZE"])
@@ -874,21 +687,11 @@ async fn scenario_10_restart_into_loading(rt: Rt) {
             .map(|n| n >= 8000),
         Some(true)
     );
-    let evs = events.lock().unwrap().clone();
-    Summary {
-        id: "10",
-        title: "restart into ~1 s of LOADING (AOF with 8,000 keys)",
-        recovered: "yes",
-        ttr: time_to_recover(&ops, back),
-        reasons: format!(
-            "{}; requests refused with LOADING: {loading}",
-            reasons_of(&evs)
-        ),
-        tally: &tally,
-    }
-    .emit();
-    tally.assert_clean();
-    client.close().await;
+    let reasons = format!(
+        "{}; requests refused with LOADING: {loading}",
+        done.reasons()
+    );
+    done.conclude(&server, "yes", reasons).await;
 }
 
 /// Scenario 11 (beyond the nine of the issue): the connection is reset in the middle of a
@@ -899,22 +702,21 @@ async fn scenario_11_cut_mid_reply(rt: Rt) {
     let big = "v".repeat(64 * 1024);
     lock(&server).command(&["SET", "s11:big", &big]);
     let proxy = Arc::new(FaultProxy::start(lock(&server).addr()));
-    let client = rt.client(fast_backoff(tcp(proxy.port())));
-    let events = collect_events(&rt, &client);
-    let mut ev = client.events();
-    let writers = Writers::start(&rt, &client, "s11", 2, PACE);
-    writers
-        .wait_acks(&rt, 90, PROMPT, "first acknowledgements")
-        .await;
-    writers.pause();
-    wait_async(&rt, "the writers to be idle", PROMPT, || writers.idle()).await;
+    let mut run = FaultRun::start(
+        &rt,
+        fast_backoff(tcp(proxy.port())),
+        "11",
+        "connection reset 1,000 bytes into a 64 KiB reply",
+    )
+    .await;
+    run.quiesce().await;
 
     // 1,000 bytes into the next server-to-client traffic: inside the big reply.
     proxy.cut_after_server_bytes(1000, Cut::Rst);
     let back = Instant::now();
-    let get = client.send(&cmd("GET").arg("s11:big"));
+    let get = run.client.send(&cmd("GET").arg("s11:big"));
     let behind: Vec<_> = (0..5)
-        .map(|i| client.send(&cmd("ECHO").arg(format!("behind-{i}"))))
+        .map(|i| run.client.send(&cmd("ECHO").arg(format!("behind-{i}"))))
         .collect();
     let err = rt
         .within("the cut request to fail", PROMPT, get)
@@ -937,39 +739,21 @@ async fn scenario_11_cut_mid_reply(rt: Rt) {
             }
         }
     }
-    let (t, _) = rt
-        .wait_transition(&mut ev, PROMPT, "the reset", |t| {
-            t.to == StateKind::Reconnecting
-        })
-        .await;
+    let t = run.wait_reconnecting("the reset").await;
     assert!(is_transport(t.reason.as_ref().unwrap()), "{t:?}");
-    writers.resume();
-    writers
-        .wait_acks(&rt, 300, PROMPT, "acknowledgements after reconnecting")
+    let done = run
+        .recover(back, "acknowledgements after reconnecting")
         .await;
-    let ops = writers.finish(&rt, PROMPT).await;
-    assert!(failures_after_recovery(&ops, back).is_empty());
     assert_eq!(
-        client
+        done.client
             .query::<String>(&cmd("GET").arg("s11:big"))
             .await
             .unwrap(),
         big
     );
-    let tally = check(&lock(&server), &format!("s11:{}", runtime_name()), &ops);
-    let evs = events.lock().unwrap().clone();
-    Summary {
-        id: "11",
-        title: "connection reset 1,000 bytes into a 64 KiB reply",
-        recovered: "yes",
-        ttr: time_to_recover(&ops, back),
-        reasons: format!(
-            "{}; cut request: {err:?}; {behind_lost}/5 pipelined behind it lost",
-            reasons_of(&evs)
-        ),
-        tally: &tally,
-    }
-    .emit();
-    tally.assert_clean();
-    client.close().await;
+    let reasons = format!(
+        "{}; cut request: {err:?}; {behind_lost}/5 pipelined behind it lost",
+        done.reasons()
+    );
+    done.conclude(&server, "yes", reasons).await;
 }

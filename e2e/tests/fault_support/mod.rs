@@ -25,6 +25,9 @@ use redwire_client::{cmd, Backoff, Client, ClientConfig, Error, Transition, Valu
 use redwire_e2e::testkit::{RedisBuilder, RedisServer, Reply};
 use redwire_e2e::Rt;
 
+mod run;
+pub use run::*;
+
 /// Environment variable naming a file to which each scenario appends its machine-readable
 /// summary line (used by `scripts/reliability`).
 pub const SUMMARY_ENV: &str = "REDWIRE_RELIABILITY_OUT";
@@ -75,12 +78,17 @@ pub type Server = Arc<Mutex<RedisServer>>;
 /// A redis-server whose acknowledged writes survive `kill -9` (AOF, fsync before every reply),
 /// so "every acknowledged write is there" can be checked across restarts.
 pub fn durable(builder: RedisBuilder) -> Server {
-    Arc::new(Mutex::new(
+    shared(
         builder
             .config("appendonly", &["yes"])
             .config("appendfsync", &["always"])
             .start(),
-    ))
+    )
+}
+
+/// Shares `server` between the scenario and blocking helpers.
+pub fn shared(server: RedisServer) -> Server {
+    Arc::new(Mutex::new(server))
 }
 
 /// Locks the shared server.
