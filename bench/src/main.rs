@@ -613,3 +613,49 @@ fn redis_benchmark(port: u16, requests: usize) -> BenchResult<f64> {
     }
     Ok(rates.iter().sum::<f64>() / 2.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_picks_the_nearest_rank() {
+        let samples: Vec<Duration> = (1..=100).rev().map(Duration::from_micros).collect();
+        assert_eq!(percentile(samples.clone(), 0.50), Duration::from_micros(51));
+        assert_eq!(percentile(samples.clone(), 0.99), Duration::from_micros(99));
+        assert_eq!(percentile(samples, 1.0), Duration::from_micros(100));
+    }
+
+    #[test]
+    fn best_keeps_the_better_round_and_any_success() {
+        let mut faster = Best::new(Better::Higher);
+        faster.add(Client::Fred, Ok(2.0));
+        faster.add(Client::Fred, Ok(5.0));
+        faster.add(Client::Fred, Err("stalled".into()));
+        assert_eq!(faster.get(Client::Fred), Ok(5.0));
+
+        let mut smaller = Best::new(Better::Lower);
+        smaller.add(Client::Redwire, Err("first round failed".into()));
+        smaller.add(Client::Redwire, Ok(3.0));
+        smaller.add(Client::Redwire, Ok(7.0));
+        assert_eq!(smaller.get(Client::Redwire), Ok(3.0));
+
+        let mut failing = Best::new(Better::Lower);
+        failing.add(Client::RedisRs, Err("refused".into()));
+        failing.add(Client::RedisRs, Err("refused again".into()));
+        assert_eq!(failing.get(Client::RedisRs), Err("refused".into()));
+        assert!(failing.get(Client::Fred).is_err());
+    }
+
+    #[test]
+    fn every_parser_decodes_every_frame_of_the_small_corpora() {
+        // `run` itself checks the frame count and that nothing is left over.
+        for index in [1, 2, 4] {
+            let corpus = corpus::one(index);
+            for parser in decoders::Parser::ALL {
+                decoders::check(parser, &corpus)
+                    .unwrap_or_else(|e| panic!("{parser:?} on {}: {e}", corpus.name));
+            }
+        }
+    }
+}

@@ -311,3 +311,52 @@ fn machine() -> String {
         .unwrap_or_else(|_| "?".into());
     format!("{cpus} CPUs ({model}), redis-server {redis}.")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advantage_is_above_one_when_redwire_is_better() {
+        let report = Report::default();
+        let mut rate = report.row("rate".into(), "ops/s", Better::Higher);
+        rate.set(Column::Redwire, Ok(300.0));
+        rate.set(Column::RedisRs, Ok(100.0));
+        rate.set(Column::Fred, Err("down".into()));
+        assert_eq!(rate.advantage(Column::RedisRs), Some(3.0));
+        assert_eq!(rate.advantage(Column::Fred), None);
+        assert_eq!(rate.advantage(Column::RedisProtocol), None);
+
+        let mut time = report.row("time".into(), "ms", Better::Lower);
+        time.set(Column::Redwire, Ok(2.0));
+        time.set(Column::RedisRs, Ok(1.0));
+        assert_eq!(time.advantage(Column::RedisRs), Some(0.5));
+    }
+
+    #[test]
+    fn render_marks_failures_and_explains_them() {
+        let mut report = Report::default();
+        report.section("Section");
+        let mut row = report.row("scenario".into(), "ops/s", Better::Higher);
+        row.set(Column::Redwire, Ok(123_456.0));
+        row.set(Column::RedisRs, Err("connection refused".into()));
+        report.push(row);
+        let text = report.render();
+        assert!(text.contains("| 123,456 "), "{text}");
+        assert!(text.contains("| n/a "), "{text}");
+        assert!(
+            text.contains("- scenario / redis-rs: connection refused"),
+            "{text}"
+        );
+        assert!(text.contains("**Section**"), "{text}");
+    }
+
+    #[test]
+    fn numbers_keep_three_significant_digits_or_group_thousands() {
+        assert_eq!(number(1_234_567.4), "1,234,567");
+        assert_eq!(number(12_345.0), "12,345");
+        assert_eq!(number(1234.4), "1234");
+        assert_eq!(number(12.34), "12.3");
+        assert_eq!(number(1.234), "1.23");
+    }
+}
