@@ -9,21 +9,12 @@ use std::fmt::Write as _;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use crate::process::{self, ChildProcess, Service, START_TIMEOUT};
 use crate::resp::{AdminConn, Reply};
 use crate::tempdir::TempDir;
-
-const START_TIMEOUT: Duration = Duration::from_secs(15);
-const PORT_ATTEMPTS: usize = 8;
-
-fn haproxy_binary() -> PathBuf {
-    std::env::var_os("REDWIRE_HAPROXY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("haproxy"))
-}
 
 /// Configuration of an [`Haproxy`].
 #[derive(Debug, Clone)]
@@ -129,39 +120,25 @@ impl HaproxyBuilder {
         let dir =
             TempDir::new("redwire-haproxy").expect("create a temporary directory for haproxy");
         let mut h = Haproxy {
+            process: ChildProcess::default(),
             builder: self,
             dir,
-            port: 0,
-            child: None,
         };
-        let mut last = None;
-        for _ in 0..PORT_ATTEMPTS {
-            h.port = crate::port::free_port();
-            match h.spawn() {
-                Ok(()) => {
-                    if h.builder.wait_backend_up {
-                        h.wait_backend_status(true, START_TIMEOUT);
-                    }
-                    return h;
-                }
-                Err(e) => last = Some(e),
-            }
+        process::start_on_free_port(&mut h);
+        if h.builder.wait_backend_up {
+            h.wait_backend_status(true, START_TIMEOUT);
         }
-        panic!(
-            "could not start haproxy: {}\n{}",
-            last.map(|e| e.to_string()).unwrap_or_default(),
-            h.log()
-        );
+        h
     }
 }
 
 /// An `haproxy` child process (`haproxy -f cfg -db`) on a free loopback port, killed on drop.
 #[derive(Debug)]
 pub struct Haproxy {
+    // First, so the process is killed before its directory is removed.
+    process: ChildProcess,
     builder: HaproxyBuilder,
     dir: TempDir,
-    port: u16,
-    child: Option<Child>,
 }
 
 impl Haproxy {
@@ -185,39 +162,27 @@ impl Haproxy {
 
     /// The frontend port.
     pub fn port(&self) -> u16 {
-        self.port
+        self.process.port()
     }
 
     /// The frontend address.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port()))
     }
 
     /// `redis://127.0.0.1:port` (the frontend).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        format!("redis://127.0.0.1:{}", self.port())
     }
 
     /// Kills the process (SIGKILL) and reaps it.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.kill();
     }
 
     /// Whether the process is alive.
     pub fn is_running(&mut self) -> bool {
-        match &mut self.child {
-            None => false,
-            Some(c) => match c.try_wait() {
-                Ok(None) => true,
-                _ => {
-                    self.child = None;
-                    false
-                }
-            },
-        }
+        self.process.is_running()
     }
 
     /// HAProxy's view of the backend server: `"UP"`, `"DOWN"`, `"UP 1/2"`... from `show stat`.
@@ -281,53 +246,6 @@ impl Haproxy {
         std::fs::read_to_string(self.dir.path().join("haproxy.log")).unwrap_or_default()
     }
 
-    fn spawn(&mut self) -> io::Result<()> {
-        let cfg = self.dir.path().join("haproxy.cfg");
-        std::fs::write(&cfg, self.builder.config_file(self.port, &self.dir))?;
-        let log = std::fs::File::create(self.dir.path().join("haproxy.log"))?;
-        let child = Command::new(haproxy_binary())
-            .arg("-f")
-            .arg(&cfg)
-            .arg("-db")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) if e.kind() == ErrorKind::NotFound => panic!(
-                "`haproxy` is not installed (or not on PATH): run scripts/test, which installs it \
-                 (or set REDWIRE_HAPROXY to its path)"
-            ),
-            Err(e) => return Err(e),
-        };
-        self.child = Some(child);
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if !self.is_running() {
-                return Err(io::Error::other(format!(
-                    "haproxy exited during start on port {}",
-                    self.port
-                )));
-            }
-            // The admin socket answering means this process (not another holder of the port) is
-            // up; a frontend connection then shows it listens.
-            if self.backend_status().is_ok()
-                && AdminConn::connect(self.addr(), Duration::from_secs(1)).is_ok()
-            {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                self.kill();
-                return Err(io::Error::new(
-                    ErrorKind::TimedOut,
-                    "haproxy did not start in time",
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
     /// Sends `PING` through the proxy; `Ok(true)` when the backend answered `PONG`.
     pub fn ping_through(&self) -> io::Result<bool> {
         let mut c = AdminConn::connect(self.addr(), Duration::from_secs(2))?;
@@ -335,8 +253,35 @@ impl Haproxy {
     }
 }
 
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        self.kill();
+impl Service for Haproxy {
+    const PROGRAM: &'static str = "haproxy";
+    const BINARY_ENV: &'static str = "REDWIRE_HAPROXY";
+
+    fn process(&mut self) -> &mut ChildProcess {
+        &mut self.process
+    }
+
+    fn configure(&self, command: &mut Command) -> io::Result<()> {
+        let cfg = self.dir.path().join("haproxy.cfg");
+        std::fs::write(&cfg, self.builder.config_file(self.port(), &self.dir))?;
+        let log = std::fs::File::create(self.dir.path().join("haproxy.log"))?;
+        command
+            .arg("-f")
+            .arg(&cfg)
+            .arg("-db")
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        Ok(())
+    }
+
+    fn is_ready(&self, _pid: u32) -> bool {
+        // The admin socket (in this process's private directory) answering means this process,
+        // not another holder of the port, is up; a frontend connection then shows it listens.
+        self.backend_status().is_ok()
+            && AdminConn::connect(self.addr(), Duration::from_secs(1)).is_ok()
+    }
+
+    fn startup_log(&self) -> String {
+        self.log()
     }
 }

@@ -17,6 +17,7 @@
 mod fault_proxy;
 mod haproxy;
 mod port;
+mod process;
 mod redis;
 pub mod resp;
 mod tempdir;

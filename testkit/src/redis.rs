@@ -3,26 +3,17 @@
 use std::fmt::Write as _;
 use std::io::{self, ErrorKind};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::process::{self, ChildProcess, Service, START_TIMEOUT};
 use crate::resp::{AdminConn, Reply};
 use crate::tempdir::TempDir;
 use crate::wait::wait_until;
 
-/// How long a start may take before it is declared failed.
-const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// Timeout of each admin connection's connect, read and write.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// How many fresh ports a first start tries before giving up.
-const PORT_ATTEMPTS: usize = 8;
-
-fn redis_binary() -> PathBuf {
-    std::env::var_os("REDWIRE_REDIS_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("redis-server"))
-}
 
 /// Quotes a configuration argument for a redis.conf line.
 fn quote(arg: &str) -> String {
@@ -92,25 +83,12 @@ impl RedisBuilder {
         let dir =
             TempDir::new("redwire-redis").expect("create a temporary directory for redis-server");
         let mut server = RedisServer {
+            process: ChildProcess::default(),
             builder: self,
             dir,
-            port: 0,
-            child: None,
         };
-        let mut last = None;
-        for _ in 0..PORT_ATTEMPTS {
-            server.port = crate::port::free_port();
-            match server.spawn() {
-                Ok(()) => return server,
-                // Another process may have taken the port between the probe and the bind: try another.
-                Err(e) => last = Some(e),
-            }
-        }
-        panic!(
-            "could not start redis-server: {}\n{}",
-            last.map(|e| e.to_string()).unwrap_or_default(),
-            server.log_tail()
-        );
+        process::start_on_free_port(&mut server);
+        server
     }
 
     fn config_file(&self, dir: &Path) -> String {
@@ -162,10 +140,10 @@ impl RedisBuilder {
 /// ```
 #[derive(Debug)]
 pub struct RedisServer {
+    // First, so the process is killed before its directory is removed.
+    process: ChildProcess,
     builder: RedisBuilder,
     dir: TempDir,
-    port: u16,
-    child: Option<Child>,
 }
 
 impl RedisServer {
@@ -181,44 +159,32 @@ impl RedisServer {
 
     /// The port it listens on (kept across restarts).
     pub fn port(&self) -> u16 {
-        self.port
+        self.process.port()
     }
 
     /// `127.0.0.1:port`.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port()))
     }
 
     /// `redis://127.0.0.1:port`.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        format!("redis://127.0.0.1:{}", self.port())
     }
 
     /// The process id, while running.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.process.id()
     }
 
     /// Whether the process is alive (reaps it if it exited).
     pub fn is_running(&mut self) -> bool {
-        match &mut self.child {
-            None => false,
-            Some(child) => match child.try_wait() {
-                Ok(None) => true,
-                _ => {
-                    self.child = None;
-                    false
-                }
-            },
-        }
+        self.process.is_running()
     }
 
     /// Kills the process with SIGKILL and reaps it. Does nothing if it is not running.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.kill();
     }
 
     /// Starts the server again on the same port, with the same configuration (as changed by
@@ -233,7 +199,7 @@ impl RedisServer {
         );
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            match self.spawn() {
+            match process::spawn(self) {
                 Ok(()) => return,
                 Err(e) if Instant::now() < deadline => {
                     let _ = e;
@@ -241,7 +207,7 @@ impl RedisServer {
                 }
                 Err(e) => panic!(
                     "could not restart redis-server on port {}: {e}\n{}",
-                    self.port,
+                    self.port(),
                     self.log_tail()
                 ),
             }
@@ -319,7 +285,7 @@ impl RedisServer {
             Ok(r) => r,
             Err(e) => panic!(
                 "command {args:?} to redis-server on port {} failed: {e}",
-                self.port
+                self.port()
             ),
         }
     }
@@ -330,63 +296,41 @@ impl RedisServer {
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
-
-    /// Spawns on `self.port` and waits until this very process answers.
-    fn spawn(&mut self) -> io::Result<()> {
-        let conf = self.dir.path().join("redis.conf");
-        std::fs::write(&conf, self.builder.config_file(self.dir.path()))?;
-        let child = Command::new(redis_binary())
-            .arg(&conf)
-            .arg("--port")
-            .arg(self.port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) if e.kind() == ErrorKind::NotFound => panic!(
-                "`redis-server` is not installed (or not on PATH): run scripts/test, which installs it \
-                 (or set REDWIRE_REDIS_SERVER to its path)"
-            ),
-            Err(e) => return Err(e),
-        };
-        let pid = child.id();
-        self.child = Some(child);
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if !self.is_running() {
-                return Err(io::Error::other(format!(
-                    "redis-server exited during start on port {}",
-                    self.port
-                )));
-            }
-            // Ready when the process we started (not some other process that holds the port)
-            // answers and has finished loading its data (INFO is served while loading).
-            if let Ok(Reply::Bulk(info)) = self.try_command(&["INFO", "server", "persistence"]) {
-                let info = String::from_utf8_lossy(&info);
-                let ours = info
-                    .lines()
-                    .any(|l| l.trim() == format!("process_id:{pid}"));
-                let loaded = info.lines().any(|l| l.trim() == "loading:0");
-                if ours && loaded {
-                    return Ok(());
-                }
-            }
-            if Instant::now() >= deadline {
-                self.kill();
-                return Err(io::Error::new(
-                    ErrorKind::TimedOut,
-                    "redis-server did not answer in time",
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
 }
 
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
+impl Service for RedisServer {
+    const PROGRAM: &'static str = "redis-server";
+    const BINARY_ENV: &'static str = "REDWIRE_REDIS_SERVER";
+
+    fn process(&mut self) -> &mut ChildProcess {
+        &mut self.process
+    }
+
+    fn configure(&self, command: &mut Command) -> io::Result<()> {
+        let conf = self.dir.path().join("redis.conf");
+        std::fs::write(&conf, self.builder.config_file(self.dir.path()))?;
+        command
+            .arg(&conf)
+            .arg("--port")
+            .arg(self.port().to_string());
+        Ok(())
+    }
+
+    fn is_ready(&self, pid: u32) -> bool {
+        // Ready when the process we started (not some other process that holds the port)
+        // answers and has finished loading its data (INFO is served while loading).
+        let Ok(Reply::Bulk(info)) = self.try_command(&["INFO", "server", "persistence"]) else {
+            return false;
+        };
+        let info = String::from_utf8_lossy(&info);
+        let ours = info
+            .lines()
+            .any(|l| l.trim() == format!("process_id:{pid}"));
+        let loaded = info.lines().any(|l| l.trim() == "loading:0");
+        ours && loaded
+    }
+
+    fn startup_log(&self) -> String {
+        self.log_tail()
     }
 }

@@ -127,8 +127,14 @@ fn start_again_waits_until_the_dataset_is_loaded() {
     // DEBUG POPULATE does not go through the AOF: rewrite it so a restart has data to load.
     server.command(&["BGREWRITEAOF"]);
     assert!(wait_until(Duration::from_secs(10), || {
-        server.command(&["INFO", "persistence"]).to_string().contains("aof_rewrite_in_progress:0")
-            && !server.command(&["INFO", "persistence"]).to_string().contains("aof_rewrite_scheduled:1")
+        server
+            .command(&["INFO", "persistence"])
+            .to_string()
+            .contains("aof_rewrite_in_progress:0")
+            && !server
+                .command(&["INFO", "persistence"])
+                .to_string()
+                .contains("aof_rewrite_scheduled:1")
     }));
     server.restart();
     // Not "answers while loading": the data is all there when start_again returns.
