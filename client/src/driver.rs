@@ -375,7 +375,12 @@ impl Io {
                     self.connecting = None;
                     self.socket = None;
                 }
-                Output::Transition(t) => self.transition(t),
+                Output::Transition(t) => {
+                    if t.to == StateKind::Connected {
+                        self.shared.set_protocol(conn.protocol());
+                    }
+                    self.transition(t)
+                }
                 Output::Push(_value) => {
                     // Pub/Sub data and invalidations come typed from `poll_pubsub`; this is
                     // anything else a server pushes.

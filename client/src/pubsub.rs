@@ -6,6 +6,11 @@
 //! accepts only subscription commands, so [`Client::subscriber`] opens a dedicated connection
 //! with the same configuration, owned by the subscriber and closed when it is dropped.
 //!
+//! Client-side caching: with `CLIENT TRACKING ON` in the handshake commands, invalidations
+//! arrive as [`PubSubEvent::Invalidate`]. Invalidations sent while the connection was down are
+//! lost with it, so a cache must also be flushed whenever the connection is re-established
+//! (a [`Transition`](crate::Transition) into `Connected` on [`Client::events`]).
+//!
 //! One stream per subscriber: it sees every Pub/Sub event of its connection (messages of
 //! every subscription on it, confirmations, `CLIENT TRACKING` invalidations, and after a
 //! reconnect a [`PubSubEvent::Gap`] followed by [`PubSubEvent::Resubscribed`]). Subscriptions
@@ -157,9 +162,18 @@ impl Client {
     }
 
     /// A Pub/Sub subscriber: on this connection with RESP3, on a dedicated connection (same
-    /// configuration) with RESP2. It sees only events from the moment it is made.
+    /// configuration) with RESP2 (configured, or fallen back to because the server has no
+    /// `HELLO`; before the first connection the configured protocol decides). It sees only
+    /// events from the moment it is made.
     pub fn subscriber_with(&self, config: SubscriberConfig) -> Subscriber {
-        let client = match self.handle.config.core().protocol {
+        // What the server speaks decides, once known: a RESP3 client whose server has no
+        // HELLO fell back to RESP2, and must not subscribe its shared connection.
+        let protocol = self
+            .handle
+            .shared
+            .protocol()
+            .unwrap_or(self.handle.config.core().protocol);
+        let client = match protocol {
             ProtocolVersion::Resp3 => self.clone(),
             ProtocolVersion::Resp2 => {
                 Client::start(self.handle.runtime.clone(), self.handle.config.clone())

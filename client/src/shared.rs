@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 
 use futures_channel::{mpsc, oneshot};
-use redwire_core::conn::{CloseReason, PubSubEvent, Request, RequestError, StateKind, Transition};
+use redwire_core::conn::{
+    CloseReason, ProtocolVersion, PubSubEvent, Request, RequestError, StateKind, Transition,
+};
 use redwire_core::resp::Value;
 
 use crate::pubsub::Sink;
@@ -61,6 +63,8 @@ pub(crate) struct Shared {
     subscribers: Mutex<Vec<mpsc::UnboundedSender<Transition>>>,
     /// Pub/Sub subscribers' buffers.
     sinks: Mutex<Vec<Arc<Sink>>>,
+    /// The protocol the last handshake settled on: 0 none yet, else 2 or 3.
+    protocol: AtomicU8,
 }
 
 impl Shared {
@@ -74,6 +78,26 @@ impl Shared {
             state: AtomicU8::new(encode_state(StateKind::Connecting)),
             subscribers: Mutex::new(Vec::new()),
             sinks: Mutex::new(Vec::new()),
+            protocol: AtomicU8::new(0),
+        }
+    }
+
+    /// Records the protocol a handshake settled on.
+    pub(crate) fn set_protocol(&self, protocol: Option<ProtocolVersion>) {
+        let v = match protocol {
+            None => 0,
+            Some(ProtocolVersion::Resp2) => 2,
+            Some(ProtocolVersion::Resp3) => 3,
+        };
+        self.protocol.store(v, Ordering::Release);
+    }
+
+    /// The protocol the last handshake settled on, if any connection was made yet.
+    pub(crate) fn protocol(&self) -> Option<ProtocolVersion> {
+        match self.protocol.load(Ordering::Acquire) {
+            2 => Some(ProtocolVersion::Resp2),
+            3 => Some(ProtocolVersion::Resp3),
+            _ => None,
         }
     }
 
