@@ -12,10 +12,56 @@ use redwire_testkit::{wait_for, Cut, FaultProxy, RedisServer, Reply};
 
 const T: Duration = Duration::from_secs(10);
 
+/// A server with a proxy in front of it.
+fn proxied() -> (RedisServer, FaultProxy) {
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.addr());
+    (server, proxy)
+}
+
 fn raw(proxy: &FaultProxy) -> TcpStream {
     let s = TcpStream::connect(proxy.addr()).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
     s
+}
+
+/// Reads exactly as many bytes as `expected` from `c`; they must be `expected`.
+fn expect_bytes(c: &mut TcpStream, expected: &[u8]) {
+    let mut got = vec![0u8; expected.len()];
+    c.read_exact(&mut got).unwrap();
+    assert_eq!(got, expected);
+}
+
+/// Sends `PING` on `c` and reads exactly the `+PONG` reply.
+fn ping(c: &mut TcpStream) {
+    c.write_all(&encode_command(&[b"PING"])).unwrap();
+    expect_bytes(c, b"+PONG\r\n");
+}
+
+/// An admin connection through `proxy`, shown to work with one `PING`.
+fn admin_working(proxy: &FaultProxy) -> AdminConn {
+    let mut c = AdminConn::connect(proxy.addr(), T).unwrap();
+    c.command(&["PING"]).unwrap();
+    c
+}
+
+/// A raw connection through `proxy`, shown to work with one `PING`.
+fn raw_working(proxy: &FaultProxy) -> TcpStream {
+    let mut c = raw(proxy);
+    ping(&mut c);
+    c
+}
+
+/// Asserts nothing arrives on `c` for a while: the read times out (neither data nor a close).
+fn assert_silent(c: &mut TcpStream) {
+    c.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let err = c.read(&mut [0u8; 16]).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "{err:?}"
+    );
+    c.set_read_timeout(Some(T)).unwrap();
 }
 
 fn read_to_end_or_error(s: &mut TcpStream) -> (Vec<u8>, Option<ErrorKind>) {
@@ -32,8 +78,7 @@ fn read_to_end_or_error(s: &mut TcpStream) -> (Vec<u8>, Option<ErrorKind>) {
 
 #[test]
 fn forwards_and_counts_connections() {
-    let server = RedisServer::start();
-    let proxy = FaultProxy::start(server.addr());
+    let (server, proxy) = proxied();
     for i in 0..3 {
         let mut c = AdminConn::connect(proxy.addr(), T).unwrap();
         assert_eq!(c.command(&["INCR", "n"]).unwrap(), Reply::Integer(i + 1));
@@ -44,59 +89,37 @@ fn forwards_and_counts_connections() {
 
 #[test]
 fn blackhole_holds_traffic_without_closing_and_resume_delivers_it() {
-    let server = RedisServer::start();
-    let proxy = FaultProxy::start(server.addr());
-    let mut c = raw(&proxy);
-    c.write_all(&encode_command(&[b"PING"])).unwrap();
-    let mut buf = [0u8; 7];
-    c.read_exact(&mut buf).unwrap();
-    assert_eq!(&buf, b"+PONG\r\n");
+    let (server, proxy) = proxied();
+    let mut c = raw_working(&proxy);
 
     proxy.blackhole();
     c.write_all(&encode_command(&[b"SET", b"held", b"1"]))
         .unwrap();
-    c.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let err = c.read(&mut buf).unwrap_err();
-    assert!(
-        matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-        "{err:?}"
-    );
+    assert_silent(&mut c);
     // Not forwarded: the server has not seen the SET, and the connection is still open.
     assert_eq!(server.command(&["EXISTS", "held"]).as_int(), Some(0));
     assert_eq!(proxy.live_connections(), 1);
 
     proxy.resume();
-    c.set_read_timeout(Some(T)).unwrap();
-    let mut ok = [0u8; 5];
-    c.read_exact(&mut ok).unwrap();
-    assert_eq!(&ok, b"+OK\r\n");
+    expect_bytes(&mut c, b"+OK\r\n");
     assert_eq!(server.command(&["EXISTS", "held"]).as_int(), Some(1));
 }
 
 #[test]
 fn blackhole_also_swallows_new_connections() {
-    let server = RedisServer::start();
-    let proxy = FaultProxy::start(server.addr());
+    let (_server, proxy) = proxied();
     proxy.blackhole();
     let mut c = raw(&proxy);
     c.write_all(&encode_command(&[b"PING"])).unwrap();
-    c.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut buf = [0u8; 7];
-    assert!(c.read(&mut buf).is_err());
+    assert_silent(&mut c);
     proxy.resume();
-    c.set_read_timeout(Some(T)).unwrap();
-    c.read_exact(&mut buf).unwrap();
-    assert_eq!(&buf, b"+PONG\r\n");
+    expect_bytes(&mut c, b"+PONG\r\n");
 }
 
 #[test]
 fn cut_all_with_fin_gives_eof() {
-    let server = RedisServer::start();
-    let proxy = FaultProxy::start(server.addr());
-    let mut c = AdminConn::connect(proxy.addr(), T).unwrap();
-    c.command(&["PING"]).unwrap();
+    let (server, proxy) = proxied();
+    let mut c = admin_working(&proxy);
     assert_eq!(proxy.cut_all(Cut::Fin), 1);
     assert_eq!(c.read_reply().unwrap_err().kind(), ErrorKind::UnexpectedEof);
     wait_for("the server to see the close", T, || {
@@ -111,12 +134,8 @@ fn cut_all_with_fin_gives_eof() {
 
 #[test]
 fn cut_all_with_rst_gives_reset() {
-    let server = RedisServer::start();
-    let proxy = FaultProxy::start(server.addr());
-    let mut c = raw(&proxy);
-    c.write_all(&encode_command(&[b"PING"])).unwrap();
-    let mut buf = [0u8; 7];
-    c.read_exact(&mut buf).unwrap();
+    let (_server, proxy) = proxied();
+    let mut c = raw_working(&proxy);
     assert_eq!(proxy.cut_all(Cut::Rst), 1);
     let (_, err) = read_to_end_or_error(&mut c);
     assert_eq!(err, Some(ErrorKind::ConnectionReset));
@@ -149,24 +168,16 @@ fn cut_mid_reply_after_exactly_n_bytes() {
 
 #[test]
 fn injected_bytes_reach_the_client() {
-    let server = RedisServer::start();
-    let proxy = FaultProxy::start(server.addr());
-    let mut c = raw(&proxy);
-    c.write_all(&encode_command(&[b"PING"])).unwrap();
-    let mut buf = [0u8; 7];
-    c.read_exact(&mut buf).unwrap();
+    let (_server, proxy) = proxied();
+    let mut c = raw_working(&proxy);
     assert_eq!(proxy.inject_to_clients(b"\x00garbage\r\n"), 1);
-    let mut got = [0u8; 10];
-    c.read_exact(&mut got).unwrap();
-    assert_eq!(&got, b"\x00garbage\r\n");
+    expect_bytes(&mut c, b"\x00garbage\r\n");
 }
 
 #[test]
 fn delay_holds_each_chunk() {
-    let server = RedisServer::start();
-    let proxy = FaultProxy::start(server.addr());
-    let mut c = AdminConn::connect(proxy.addr(), T).unwrap();
-    c.command(&["PING"]).unwrap();
+    let (_server, proxy) = proxied();
+    let mut c = admin_working(&proxy);
     proxy.set_delay(Duration::from_millis(150));
     let t0 = Instant::now();
     assert_eq!(c.command(&["PING"]).unwrap(), Reply::Status("PONG".into()));
@@ -189,8 +200,7 @@ fn refuse_closes_new_connections_and_backend_death_propagates() {
     assert!(got.is_empty());
     proxy.refuse(false);
 
-    let mut c = AdminConn::connect(proxy.addr(), T).unwrap();
-    c.command(&["PING"]).unwrap();
+    let mut c = admin_working(&proxy);
     server.kill();
     assert!(c.read_reply().is_err());
     drop(c);
