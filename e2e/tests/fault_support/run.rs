@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use redwire_client::{Client, ClientConfig, Events, StateKind, Transition};
+use redwire_client::{Client, ClientConfig, CloseReason, Events, StateKind, Transition};
 use redwire_e2e::testkit::RedisServer;
 use redwire_e2e::Rt;
 
@@ -27,6 +27,12 @@ const WRITERS: usize = 2;
 const FIRST_ACKS: usize = 90;
 /// Acknowledgements that show service is back after the fault.
 pub const RECOVERY_ACKS: usize = 300;
+
+/// Whether `r` is the connection closed by the peer or broken (as opposed to a timeout or a
+/// protocol error).
+pub fn is_transport(r: &CloseReason) -> bool {
+    matches!(r, CloseReason::PeerClosed | CloseReason::Io(_))
+}
 
 /// Runs `f` on the shared server from a blocking helper thread (see [`blocking`]).
 pub async fn with_server<T: Send + 'static>(
@@ -118,6 +124,18 @@ impl FaultRun {
                 t.to == StateKind::Reconnecting
             })
             .await;
+        t
+    }
+
+    /// Waits for the client to notice that the connection was closed by the peer (the
+    /// transition into Reconnecting, with a peer-closed or I/O reason).
+    pub async fn wait_transport_close(&mut self, what: &str) -> Transition {
+        let t = self.wait_reconnecting(what).await;
+        let reason = t.reason.as_ref().expect("a close reason");
+        assert!(
+            is_transport(reason),
+            "{what}: expected a peer-closed or I/O close: {t:?}"
+        );
         t
     }
 
