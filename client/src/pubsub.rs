@@ -204,19 +204,20 @@ impl Subscriber {
             .await
     }
 
-    /// `UNSUBSCRIBE` these channels (an empty list does nothing: name what to leave).
+    /// `UNSUBSCRIBE` these channels; an empty list leaves every channel the connection is
+    /// subscribed to (as confirmed when the request is submitted).
     pub async fn unsubscribe<N: ToArg>(&self, channels: &[N]) -> Result<(), Error> {
         self.request(Request::unsubscribe(SubscriptionKind::Channel, channels))
             .await
     }
 
-    /// `PUNSUBSCRIBE` these patterns.
+    /// `PUNSUBSCRIBE` these patterns (an empty list: all of them).
     pub async fn punsubscribe<N: ToArg>(&self, patterns: &[N]) -> Result<(), Error> {
         self.request(Request::unsubscribe(SubscriptionKind::Pattern, patterns))
             .await
     }
 
-    /// `SUNSUBSCRIBE` these shard channels.
+    /// `SUNSUBSCRIBE` these shard channels (an empty list: all of them).
     pub async fn sunsubscribe<N: ToArg>(&self, channels: &[N]) -> Result<(), Error> {
         self.request(Request::unsubscribe(SubscriptionKind::Shard, channels))
             .await

@@ -274,12 +274,65 @@ fn refused_subscribe_is_answered_once_with_the_error() {
 }
 
 #[test]
-fn empty_subscribe_writes_nothing() {
+fn unsubscribe_without_names_means_every_current_one() {
     let mut h = Harness::new(ProtocolVersion::Resp3);
     h.connect();
+    // Nothing subscribed: written bare, answered by Redis's one null confirmation.
     let id = h.submit(Request::unsubscribe::<&str>(SubscriptionKind::Channel, &[]));
-    assert_eq!(h.replies, vec![(id, Ok(Value::Array(vec![])))]);
-    assert!(h.written.is_empty());
+    assert_eq!(h.take_written(), "*1\r\n$11\r\nUNSUBSCRIBE\r\n");
+    h.feed(&[frame(
+        true,
+        vec![bulk("unsubscribe"), Value::Null, Value::Integer(0)],
+    )]);
+    assert!(matches!(&h.replies[..], [(i, Ok(Value::Array(c)))] if *i == id && c.len() == 1));
+    h.replies.clear();
+
+    h.submit(Request::subscribe(SubscriptionKind::Channel, &["b", "a"]));
+    h.feed(&[
+        confirm(true, "subscribe", "b", 1),
+        confirm(true, "subscribe", "a", 2),
+    ]);
+    h.replies.clear();
+    h.written.clear();
+    // A raw command, as a user would send it, is recognised too.
+    let id = h.submit(Request::single(&cmd("unsubscribe")));
+    let written = h.take_written();
+    assert!(written.ends_with("$1\r\na\r\n$1\r\nb\r\n"), "{written}");
+    let get = h.submit(Request::single(&cmd("GET").arg("k")));
+    h.feed(&[
+        confirm(true, "unsubscribe", "a", 1),
+        confirm(true, "unsubscribe", "b", 0),
+        Value::Null,
+    ]);
+    assert!(matches!(&h.replies[0], (i, Ok(Value::Array(c))) if *i == id && c.len() == 2));
+    assert_eq!(h.replies[1], (get, Ok(Value::Null)));
+    assert!(h.conn.subscriptions().is_empty());
+}
+
+#[test]
+fn raw_subscribe_commands_keep_replies_in_step() {
+    let mut h = Harness::new(ProtocolVersion::Resp3);
+    h.connect();
+    let sub = h.submit(Request::single(&cmd("pSubscribe").arg("p*").arg("q*")));
+    let bad = h.submit(Request::single(&cmd("SUBSCRIBE")));
+    let get = h.submit(Request::single(&cmd("GET").arg("k")));
+    h.feed(&[
+        confirm(true, "psubscribe", "p*", 1),
+        confirm(true, "psubscribe", "q*", 2),
+        Value::Error(redwire_core::resp::ServerError {
+            code: ServerErrorCode::Err,
+            message: "wrong number of arguments for 'subscribe' command".into(),
+        }),
+        bulk("v"),
+    ]);
+    assert_eq!(h.replies.len(), 3, "{:?}", h.replies);
+    assert!(matches!(&h.replies[0], (i, Ok(Value::Array(c))) if *i == sub && c.len() == 2));
+    assert!(matches!(&h.replies[1], (i, Ok(Value::Error(_))) if *i == bad));
+    assert_eq!(h.replies[2], (get, Ok(bulk("v"))));
+    assert!(h
+        .conn
+        .subscriptions()
+        .contains(SubscriptionKind::Pattern, b"q*"));
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub use state::{Edge, StateDetail, StateKind, Transition, TRANSITIONS};
 
 use crate::resp::{Cmd, Decoder, Value};
 use handshake::{Handshake, Progress};
-use pubsub::Route;
+use pubsub::{PubSubCommand, Route};
 use queue::{Deadlines, Entry, Slot, Waiter};
 use state::{Connecting, Phase, State};
 
@@ -60,19 +60,38 @@ pub struct Request {
     bytes: Bytes,
     replies: u32,
     /// A subscribe/unsubscribe command, answered by its confirmations (push frames in RESP3).
-    pubsub: bool,
+    pubsub: Option<PubSubCommand>,
     /// Options.
     pub options: RequestOptions,
 }
 
 impl Request {
     /// One command, answered with its reply.
+    ///
+    /// A subscribe-family command (`SUBSCRIBE`, `PUNSUBSCRIBE`... in any case) is recognised
+    /// and treated as by [`Request::subscribe`] and [`Request::unsubscribe`], so its
+    /// confirmations (push frames in RESP3) cannot be mistaken for other replies.
     pub fn single(cmd: &Cmd) -> Request {
+        let pubsub = pubsub::command_of(cmd);
+        let (replies, options) = match pubsub {
+            None => (1, RequestOptions::default()),
+            // One confirmation per name; without names, one error (or, for an unsubscribe,
+            // a count settled at submission).
+            Some(_) => (
+                u32::try_from(cmd.argc().saturating_sub(1).max(1))
+                    .expect("more than u32::MAX names"),
+                RequestOptions {
+                    timeout: None,
+                    // Subscribing or unsubscribing twice is harmless.
+                    retry_safe: true,
+                },
+            ),
+        };
         Request {
             bytes: cmd.to_bytes(),
-            replies: 1,
-            pubsub: false,
-            options: RequestOptions::default(),
+            replies,
+            pubsub,
+            options,
         }
     }
     /// Several commands (a pipeline or a `MULTI`/`EXEC` transaction), written contiguously,
@@ -88,40 +107,26 @@ impl Request {
         Request {
             bytes: out.freeze(),
             replies,
-            pubsub: false,
+            pubsub: None,
             options: RequestOptions::default(),
         }
     }
     /// `SUBSCRIBE`, `PSUBSCRIBE` or `SSUBSCRIBE` these names. Answered once the server has
     /// confirmed every name, with an array of the confirmations, or with the server's error
-    /// reply. Marked safe to retry (subscribing twice is harmless). An empty list is answered
-    /// at once with an empty array and nothing is written.
+    /// reply (an empty list gets Redis's "wrong number of arguments"). Marked safe to retry
+    /// (subscribing twice is harmless).
+    ///
+    /// Subscribe-family commands are answered only as single requests: inside a
+    /// [`Request::batch`] their confirmations are not counted.
     pub fn subscribe<N: crate::resp::ToArg>(kind: SubscriptionKind, names: &[N]) -> Request {
-        Request::pubsub(kind.subscribe_command(), names)
+        Request::single(&crate::resp::cmd(kind.subscribe_command()).args(names.iter()))
     }
     /// `UNSUBSCRIBE`, `PUNSUBSCRIBE` or `SUNSUBSCRIBE` these names; answered like
-    /// [`Request::subscribe`]. An empty list (which Redis reads as "all") is answered at once
-    /// with an empty array and nothing is written: name what to leave, for example from
-    /// [`Connection::subscriptions`].
+    /// [`Request::subscribe`]. An empty list means every subscription of that kind the
+    /// connection has when the request is submitted (written as that list of names, so the
+    /// number of confirmations is known; with none, Redis confirms once with a null name).
     pub fn unsubscribe<N: crate::resp::ToArg>(kind: SubscriptionKind, names: &[N]) -> Request {
-        Request::pubsub(kind.unsubscribe_command(), names)
-    }
-    fn pubsub<N: crate::resp::ToArg>(word: &str, names: &[N]) -> Request {
-        let replies = u32::try_from(names.len()).expect("more than u32::MAX names");
-        let bytes = if names.is_empty() {
-            Bytes::new()
-        } else {
-            crate::resp::cmd(word).args(names.iter()).to_bytes()
-        };
-        Request {
-            bytes,
-            replies,
-            pubsub: true,
-            options: RequestOptions {
-                timeout: None,
-                retry_safe: true,
-            },
-        }
+        Request::single(&crate::resp::cmd(kind.unsubscribe_command()).args(names.iter()))
     }
     /// Sets the options.
     pub fn with_options(mut self, options: RequestOptions) -> Request {
@@ -381,7 +386,7 @@ impl Connection {
 
     /// Submits a request; its answer comes as exactly one [`Output::Reply`], possibly at
     /// once (`QueueFull`, `NotConnected`, `Closed`, `Failed`).
-    pub fn submit(&mut self, request: Request, now: Instant) -> RequestId {
+    pub fn submit(&mut self, mut request: Request, now: Instant) -> RequestId {
         let now = self.advance(now);
         let id = self.alloc_id();
         let reject = match &self.state {
@@ -402,6 +407,9 @@ impl Connection {
             self.reply(id, Err(err));
             return id;
         }
+        if request.pubsub.is_some_and(|p| p.all) {
+            self.expand_unsubscribe_all(&mut request);
+        }
         if request.replies == 0 {
             self.reply(id, Ok(Value::Array(Vec::new())));
             return id;
@@ -420,7 +428,7 @@ impl Connection {
             replies: request.replies,
             retry_safe: request.options.retry_safe,
             retried: false,
-            pubsub: request.pubsub,
+            pubsub: request.pubsub.is_some(),
             deadline,
         });
         id

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{Connection, PUBSUB_EVENTS_LIMIT};
+use super::{Connection, Request, PUBSUB_EVENTS_LIMIT};
 use crate::resp::{Cmd, ServerError, Value};
 
 /// Most names written in one restoring `SUBSCRIBE`, so a large set is not one huge command.
@@ -139,6 +139,44 @@ pub enum PubSubEvent {
         /// The server's typed error.
         error: ServerError,
     },
+}
+
+/// A subscribe-family command, recognised by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PubSubCommand {
+    pub kind: SubscriptionKind,
+    pub subscribe: bool,
+    /// An unsubscribe without names ("all of this kind"): how many confirmations it gets
+    /// depends on the subscriptions when it is submitted.
+    pub all: bool,
+}
+
+/// Recognises `SUBSCRIBE`, `PUNSUBSCRIBE`... (any case): in RESP3 their replies are push
+/// frames, one per name, so the request must be told apart from an ordinary one.
+pub(crate) fn command_of(cmd: &Cmd) -> Option<PubSubCommand> {
+    let name = cmd.name()?;
+    if !(9..=12).contains(&name.len()) {
+        return None;
+    }
+    let mut lower = [0u8; 12];
+    for (l, b) in lower.iter_mut().zip(name) {
+        *l = b.to_ascii_lowercase();
+    }
+    use SubscriptionKind::*;
+    let (kind, subscribe) = match &lower[..name.len()] {
+        b"subscribe" => (Channel, true),
+        b"psubscribe" => (Pattern, true),
+        b"ssubscribe" => (Shard, true),
+        b"unsubscribe" => (Channel, false),
+        b"punsubscribe" => (Pattern, false),
+        b"sunsubscribe" => (Shard, false),
+        _ => return None,
+    };
+    Some(PubSubCommand {
+        kind,
+        subscribe,
+        all: !subscribe && cmd.argc() == 1,
+    })
 }
 
 /// A subscribe or unsubscribe confirmation.
@@ -344,6 +382,23 @@ pub(crate) enum Route {
 }
 
 impl Connection {
+    /// Turns an unsubscribe without names into one naming every subscription of its kind,
+    /// so the number of confirmations it gets is known.
+    pub(crate) fn expand_unsubscribe_all(&self, request: &mut Request) {
+        let Some(command) = request.pubsub else {
+            return;
+        };
+        let names = self.subscriptions.of(command.kind);
+        if names.is_empty() {
+            // Written bare: Redis confirms once, with a null name.
+            return;
+        }
+        request.bytes = crate::resp::cmd(command.kind.unsubscribe_command())
+            .args(names.iter())
+            .to_bytes();
+        request.replies = u32::try_from(names.len()).unwrap_or(u32::MAX);
+    }
+
     fn pubsub_event(&mut self, event: PubSubEvent) {
         if self.pubsub_events.len() >= PUBSUB_EVENTS_LIMIT {
             self.pubsub_events.pop_front();
@@ -521,6 +576,25 @@ mod tests {
         for c in cases {
             assert_eq!(classify(&c, true), None, "{c:?}");
         }
+    }
+
+    #[test]
+    fn recognises_subscribe_commands_by_name() {
+        use crate::resp::cmd;
+        let c = command_of(&cmd("sSubScribe").arg("x")).unwrap();
+        assert_eq!(
+            (c.kind, c.subscribe, c.all),
+            (SubscriptionKind::Shard, true, false)
+        );
+        let c = command_of(&cmd("PUNSUBSCRIBE")).unwrap();
+        assert_eq!(
+            (c.kind, c.subscribe, c.all),
+            (SubscriptionKind::Pattern, false, true)
+        );
+        for other in ["GET", "SUBSCRIBER", "PUBLISH", "SPUBLISH", "unsubscrib", ""] {
+            assert_eq!(command_of(&cmd(other).arg("x")), None, "{other}");
+        }
+        assert_eq!(command_of(&crate::resp::Cmd::new()), None);
     }
 
     #[test]
