@@ -357,7 +357,7 @@ impl Decoder {
     #[inline]
     fn run(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
         loop {
-            let value = match self.batch_bulks(buf) {
+            let value = match self.batch_run(buf) {
                 Some(Some(v)) => v,
                 Some(None) => continue,
                 None => match self.fast_value(buf) {
@@ -380,15 +380,29 @@ impl Decoder {
         }
     }
 
-    /// Inside an array, set or push: takes the run of complete bulk strings
-    /// that follows (up to 64) with one split of the buffer, each element
-    /// a zero-copy slice of it, instead of one split per element (arrays of
-    /// bulk strings are the most common large reply). `None` when there is
-    /// no such run; `Some(Some(aggregate))` when the run completed the
-    /// aggregate, popped and ready to be placed; `Some(None)` otherwise.
+    /// Inside a counted aggregate: takes the run of simple complete elements
+    /// that follows (bulk strings, short simple strings, integers, booleans,
+    /// nulls, short doubles; up to 64) in one pass, with at most one split of
+    /// the buffer, each string a zero-copy slice of that piece, instead of
+    /// one split per string. Arrays of bulk strings and maps of scalars are
+    /// the commonest large replies. Anything unusual, limits and errors
+    /// included, ends the run and is left to the per-element path, which
+    /// reports it at the same offset.
+    ///
+    /// `None` when there is no run; `Some(Some(aggregate))` when the run
+    /// completed the aggregate, popped and ready to be placed; `Some(None)`
+    /// otherwise.
     #[inline]
-    fn batch_bulks(&mut self, buf: &mut BytesMut) -> Option<Option<Value>> {
+    fn batch_run(&mut self, buf: &mut BytesMut) -> Option<Option<Value>> {
         const MAX_RUN: usize = 64;
+        #[derive(Clone, Copy)]
+        enum Item {
+            Slice { at: usize, n: usize, simple: bool },
+            Int(i64),
+            Double(f64),
+            Bool(bool),
+            Null,
+        }
         if !matches!(self.pending, Pending::Value) || self.scanned != 0 || self.streamed.is_some() {
             return None;
         }
@@ -400,43 +414,101 @@ impl Decoder {
             consumed,
             ..
         } = self;
-        let Some(Frame::Seq {
-            remaining,
-            streamed: false,
-            items,
-            ..
-        }) = stack.last_mut()
-        else {
-            return None;
-        };
+        let want = match stack.last()? {
+            Frame::Seq {
+                remaining,
+                streamed: false,
+                ..
+            } => *remaining,
+            Frame::Map {
+                remaining,
+                streamed: false,
+                key,
+                ..
+            } => (*remaining * 2).saturating_sub(key.is_some() as usize),
+            _ => return None,
+        }
+        .min(MAX_RUN);
         let data = &buf[*pos..];
-        // (payload offset, payload length) of each bulk of the run.
-        let mut spans = [(0usize, 0usize); MAX_RUN];
+        let mut run = [Item::Null; MAX_RUN];
         let mut k = 0;
         let mut off = 0;
-        let want = (*remaining).min(MAX_RUN);
+        let mut slices = false;
         while k < want {
             let d = &data[off..];
-            if d.first() != Some(&b'$') {
-                break;
-            }
-            let Some((n, cr)) = fast_digits(d, 1) else {
-                break;
+            let Some(&ty) = d.first() else { break };
+            let (item, len) = match ty {
+                b'$' => {
+                    let Some((n, cr)) = fast_digits(d, 1) else {
+                        break;
+                    };
+                    let Ok(n) = usize::try_from(n) else { break };
+                    let len = cr + 2 + n + 2;
+                    if n > limits.max_bulk_len
+                        || cr - 1 > limits.max_line_len
+                        || d.len() < len
+                        || d[len - 2] != b'\r'
+                        || d[len - 1] != b'\n'
+                    {
+                        break;
+                    }
+                    slices = true;
+                    (
+                        Item::Slice {
+                            at: off + cr + 2,
+                            n,
+                            simple: false,
+                        },
+                        len,
+                    )
+                }
+                b':' => {
+                    let neg = d.get(1) == Some(&b'-');
+                    let Some((n, cr)) = fast_digits(d, 1 + neg as usize) else {
+                        break;
+                    };
+                    if cr - 1 > limits.max_line_len {
+                        break;
+                    }
+                    // At most 18 digits: no overflow either way.
+                    let n = n as i64;
+                    (Item::Int(if neg { -n } else { n }), cr + 2)
+                }
+                b'#' if d.len() >= 4 && &d[2..4] == b"\r\n" => match d[1] {
+                    b't' => (Item::Bool(true), 4),
+                    b'f' => (Item::Bool(false), 4),
+                    _ => break,
+                },
+                b'_' if d.len() >= 3 && &d[1..3] == b"\r\n" => (Item::Null, 3),
+                b'+' | b',' => {
+                    let Some(lf) = d.iter().take(40).position(|&b| b == b'\n') else {
+                        break;
+                    };
+                    if lf < 2 || d[lf - 1] != b'\r' || lf - 2 > limits.max_line_len {
+                        break;
+                    }
+                    let line = &d[1..lf - 1];
+                    if ty == b',' {
+                        let Some(x) = parse_double(line) else { break };
+                        (Item::Double(x), lf + 1)
+                    } else {
+                        slices = true;
+                        (
+                            Item::Slice {
+                                at: off + 1,
+                                n: line.len(),
+                                simple: true,
+                            },
+                            lf + 1,
+                        )
+                    }
+                }
+                _ => break,
             };
-            let Ok(n) = usize::try_from(n) else { break };
-            let len = cr + 2 + n + 2;
-            // Anything unusual, including every limit, is left to the
-            // per-element path, which reports it.
-            if n > limits.max_bulk_len
-                || cr - 1 > limits.max_line_len
-                || *frame_bytes + off + len > limits.max_frame_bytes
-                || d.len() < len
-                || d[len - 2] != b'\r'
-                || d[len - 1] != b'\n'
-            {
+            if *frame_bytes + off + len > limits.max_frame_bytes {
                 break;
             }
-            spans[k] = (off + cr + 2, n);
+            run[k] = item;
             off += len;
             k += 1;
         }
@@ -444,18 +516,68 @@ impl Decoder {
             return None;
         }
         let base = *pos;
-        let chunk = buf.split_to(base + off).freeze();
-        items.extend(
-            spans[..k]
-                .iter()
-                .map(|&(at, n)| Value::BulkString(chunk.slice(base + at..base + at + n))),
-        );
-        *consumed += (base + off) as u64;
-        *pos = 0;
+        let chunk = if slices {
+            let chunk = buf.split_to(base + off).freeze();
+            *consumed += (base + off) as u64;
+            *pos = 0;
+            chunk
+        } else {
+            *pos += off;
+            Bytes::new()
+        };
         *frame_bytes += off;
-        *remaining -= k;
-        if *remaining > 0 {
-            return Some(None);
+        let values = run[..k].iter().map(|item| match *item {
+            Item::Slice { at, n, simple } => {
+                let s = chunk.slice(base + at..base + at + n);
+                if simple {
+                    Value::SimpleString(s)
+                } else {
+                    Value::BulkString(s)
+                }
+            }
+            Item::Int(n) => Value::Integer(n),
+            Item::Double(x) => Value::Double(x),
+            Item::Bool(b) => Value::Boolean(b),
+            Item::Null => Value::Null,
+        });
+        let top = stack.last_mut()?;
+        match top {
+            Frame::Seq {
+                remaining, items, ..
+            } => {
+                items.extend(values);
+                *remaining -= k;
+                if *remaining > 0 {
+                    return Some(None);
+                }
+            }
+            Frame::Map {
+                remaining,
+                key,
+                pairs,
+                attribute,
+                ..
+            } => {
+                for v in values {
+                    match key.take() {
+                        None => *key = Some(v),
+                        Some(kv) => {
+                            pairs.push((kv, v));
+                            *remaining -= 1;
+                        }
+                    }
+                }
+                if *remaining > 0 || key.is_some() {
+                    return Some(None);
+                }
+                if *attribute {
+                    // The attribute map is complete; the value it describes comes next.
+                    let attributes = std::mem::take(pairs);
+                    *top = Frame::Attributed { attributes };
+                    return Some(None);
+                }
+            }
+            Frame::Attributed { .. } => return Some(None),
         }
         let frame = stack.pop()?;
         Some(Some(finished(frame)))
