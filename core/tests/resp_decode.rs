@@ -952,3 +952,60 @@ fn runs_of_bulks_in_aggregates() {
         }
     );
 }
+
+#[test]
+fn runs_of_scalars_in_maps_and_attributes() {
+    // Every simple element type in one map, decoded as one run.
+    let wire = b"%4\r\n$1\r\na\r\n:-5\r\n+b\r\n,2.5\r\n#t\r\n_\r\n:7\r\n#f\r\n";
+    assert_eq!(
+        one(wire),
+        Value::Map(vec![
+            (bulk("a"), Value::Integer(-5)),
+            (simple("b"), Value::Double(2.5)),
+            (Value::Boolean(true), Value::Null),
+            (Value::Integer(7), Value::Boolean(false)),
+        ])
+    );
+    // An attribute map completed by a run, then the value it describes.
+    assert_eq!(
+        one(b"|2\r\n+a\r\n:1\r\n+b\r\n:2\r\n*2\r\n:3\r\n:4\r\n"),
+        Value::Attribute {
+            attributes: vec![
+                (simple("a"), Value::Integer(1)),
+                (simple("b"), Value::Integer(2))
+            ],
+            value: Box::new(Value::Array(vec![Value::Integer(3), Value::Integer(4)])),
+        }
+    );
+    // Errors inside a run are reported by the per-element path at their own offset.
+    let e = err(b"%2\r\n:1\r\n:2\r\n#x\r\n:3\r\n");
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::InvalidBoolean,
+            offset: 13
+        }
+    );
+    let e = err(b"*3\r\n:1\r\n,1.5\r\n,abc\r\n");
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::InvalidDouble,
+            offset: 15
+        }
+    );
+    let e = err_with(
+        Limits {
+            max_line_len: 3,
+            ..Limits::default()
+        },
+        b"*3\r\n:1\r\n:22\r\n:4444\r\n",
+    );
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::LineTooLong,
+            offset: 13
+        }
+    );
+}
