@@ -64,7 +64,10 @@ fn check_limits(v: &Value) {
                 assert!(depth < LIMITS.max_depth && items.len() <= LIMITS.max_aggregate_len);
                 todo.extend(items.iter().map(|i| (i, depth + 1)));
             }
-            Value::Map(pairs) | Value::Attribute { attributes: pairs, .. } => {
+            Value::Map(pairs)
+            | Value::Attribute {
+                attributes: pairs, ..
+            } => {
                 assert!(depth < LIMITS.max_depth && pairs.len() <= LIMITS.max_aggregate_len);
                 for (k, x) in pairs {
                     todo.push((k, depth + 1));
@@ -84,7 +87,9 @@ fn check_limits(v: &Value) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&ncuts, rest)) = data.split_first() else { return };
+    let Some((&ncuts, rest)) = data.split_first() else {
+        return;
+    };
     let ncuts = (ncuts % 16) as usize;
     if rest.len() < ncuts {
         return;
@@ -96,15 +101,27 @@ fuzz_target!(|data: &[u8]| {
     let (chunked, chunked_err) = decode(input, &chunk_lens);
 
     // NaN != NaN, so compare debug renderings, which are exact for every value.
-    assert_eq!(format!("{one:?}"), format!("{chunked:?}"), "chunked decoding differs");
+    assert_eq!(
+        format!("{one:?}"),
+        format!("{chunked:?}"),
+        "chunked decoding differs"
+    );
     match (&one_err, &chunked_err) {
         (None, None) => {}
         (Some(a), Some(b)) => {
             assert_eq!(a.offset, b.offset, "{a:?} vs {b:?}");
             // A partial line may show it breaks one limit before the whole
             // line shows it breaks the other.
-            let limit = |k| matches!(k, ProtocolErrorKind::LineTooLong | ProtocolErrorKind::FrameTooLarge);
-            assert!(a.kind == b.kind || (limit(a.kind) && limit(b.kind)), "{a:?} vs {b:?}");
+            let limit = |k| {
+                matches!(
+                    k,
+                    ProtocolErrorKind::LineTooLong | ProtocolErrorKind::FrameTooLarge
+                )
+            };
+            assert!(
+                a.kind == b.kind || (limit(a.kind) && limit(b.kind)),
+                "{a:?} vs {b:?}"
+            );
         }
         _ => panic!("one-shot {one_err:?} vs chunked {chunked_err:?}"),
     }

@@ -11,7 +11,10 @@ use libfuzzer_sys::fuzz_target;
 use redwire_core::resp::{encode_value, Cmd, Decoder, Limits, Value};
 
 fn limits() -> Limits {
-    Limits { max_depth: 32, ..Limits::default() }
+    Limits {
+        max_depth: 32,
+        ..Limits::default()
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -23,11 +26,17 @@ fuzz_target!(|data: &[u8]| {
         encode_value(&v, &mut wire);
         let canonical = wire.clone();
         let mut d2 = Decoder::new(limits());
-        let back = d2.decode(&mut wire).expect("re-encoded value decodes").expect("complete frame");
+        let back = d2
+            .decode(&mut wire)
+            .expect("re-encoded value decodes")
+            .expect("complete frame");
         assert!(wire.is_empty(), "re-encoded value left bytes");
         let mut again = BytesMut::new();
         encode_value(&back, &mut again);
-        assert_eq!(canonical, again, "value changed in a round trip: {v:?} -> {back:?}");
+        assert_eq!(
+            canonical, again,
+            "value changed in a round trip: {v:?} -> {back:?}"
+        );
     }
 
     // 2. A command from arbitrary arguments: split the input at 0xff bytes.
@@ -41,8 +50,15 @@ fuzz_target!(|data: &[u8]| {
     cmd.write_to(&mut wire);
     assert_eq!(wire.len(), cmd.encoded_len());
     let mut d = Decoder::new(Limits::default());
-    let v = d.decode(&mut wire).expect("command decodes").expect("complete frame");
+    let v = d
+        .decode(&mut wire)
+        .expect("command decodes")
+        .expect("complete frame");
     assert!(wire.is_empty());
-    let expected = Value::Array(args.iter().map(|a| Value::BulkString(Bytes::copy_from_slice(a))).collect());
+    let expected = Value::Array(
+        args.iter()
+            .map(|a| Value::BulkString(Bytes::copy_from_slice(a)))
+            .collect(),
+    );
     assert_eq!(v, expected);
 });
