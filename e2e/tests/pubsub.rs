@@ -110,12 +110,42 @@ async fn publish_receive_resp3_shares_the_connection(rt: Rt) {
     })
     .await;
     assert!(is_message(&e, "sport", "again"), "{e:?}");
+    // A subscribe sent as a plain command is answered by its confirmations and leaves the
+    // replies of later commands in step; the subscriber sees its messages.
+    let raw = client
+        .send(&cmd("subscribe").arg("raw-1").arg("raw-2"))
+        .await
+        .unwrap();
+    assert!(matches!(&raw, Value::Array(c) if c.len() == 2), "{raw:?}");
+    let got: String = client.query(&cmd("GET").arg("k")).await.unwrap();
+    assert_eq!(got, "v");
+    assert_eq!(publish(&client, "raw-2", "r").await, 1);
+    expect_event(&rt, &mut sub, "raw-2", |e| is_message(e, "raw-2", "r")).await;
+    // No names: every channel the connection has.
+    sub.unsubscribe::<&str>(&[]).await.unwrap();
+    for channel in ["sport", "raw-1", "raw-2"] {
+        assert_eq!(publish(&client, channel, "gone").await, 0, "{channel}");
+    }
     client.close().await;
-    assert_eq!(
-        rt.within("end of stream", PROMPT, sub.next()).await,
-        None,
-        "the stream ends with the connection"
-    );
+    // What is left are the three unsubscribe confirmations; then the stream ends with the
+    // connection.
+    let rest = rt
+        .within("end of stream", PROMPT, async {
+            let mut rest = Vec::new();
+            while let Some(r) = sub.next().await {
+                rest.push(r);
+            }
+            rest
+        })
+        .await;
+    assert_eq!(rest.len(), 3, "{rest:?}");
+    assert!(rest.iter().all(|r| matches!(
+        r,
+        Received::Event(PubSubEvent::Unsubscribed {
+            kind: SubscriptionKind::Channel,
+            ..
+        })
+    )));
 }
 
 async fn publish_receive_resp2_on_a_dedicated_connection(rt: Rt) {
