@@ -2,7 +2,9 @@
 //! (redis-server, HAProxy, and the testkit's fault-injecting proxy), on tokio, async-std and
 //! smol. Each scenario runs writers throughout and checks, against what the server holds at
 //! the end, that nothing acknowledged was lost, nothing reported unwritten was run, nothing ran
-//! twice and no reply went to the wrong request (see `fault_support`).
+//! twice and no reply went to the wrong request (see `fault_support`). The steps every
+//! scenario shares (load, wait for the drop, recover, check, report) are `FaultRun`'s, so each
+//! scenario below is only its fault, its heal and its own assertions.
 //!
 //! Every scenario prints one summary line; with `REDWIRE_RELIABILITY_OUT=<file>` it also appends
 //! a machine-readable line there, from which `scripts/reliability` renders docs/reliability.md.

@@ -1,6 +1,6 @@
 //! Support for the fault-injection suite: the writer that runs through every scenario, the
 //! ledger of what each request was told, the check against what the server holds, and the
-//! summary line.
+//! summary line; and, in `run`, the skeleton every scenario shares ([`FaultRun`]).
 //!
 //! "Nothing lost" is checked like this. Each writer round issues `SET <unique key>`,
 //! `INCR <counter>` and `ECHO <unique token>` (pipelined) and records every answer. At the end:
