@@ -308,6 +308,11 @@ async fn slow_consumer_stays_within_its_bound(rt: Rt) {
     }
     let replies = pipeline.send().await.unwrap();
     assert!(replies.iter().all(|r| *r == Value::Integer(1)));
+    // Not reading yet: the buffer must overflow (N is far beyond the capacity).
+    rt.wait_until("the first dropped message", PROMPT, || {
+        sub.lagged_total() > 0
+    })
+    .await;
 
     let mut received = 0usize;
     let mut lagged = 0u64;

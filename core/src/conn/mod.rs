@@ -902,7 +902,8 @@ impl Connection {
             State::Draining { .. } => self.finish_draining(reason, now),
             State::Connected { attempt, since } => {
                 if !self.subscriptions.is_empty() && self.gap_since.is_none() {
-                    self.gap_since = Some(now);
+                    // Anything published after the last bytes that arrived may be lost.
+                    self.gap_since = Some(self.last_received.min(now));
                 }
                 self.close_socket(&reason);
                 self.recover_in_flight(&reason);

@@ -118,11 +118,12 @@ pub enum PubSubEvent {
     },
     /// A `CLIENT TRACKING` invalidation (RESP3).
     Invalidate(Invalidation),
-    /// The connection was lost while subscribed: messages published between `from` (when the
-    /// loss was noticed) and `to` (when every subscription was confirmed again) were not
-    /// received. Reported just before [`PubSubEvent::Resubscribed`].
+    /// The connection was lost while subscribed: messages published between `from` (the last
+    /// time bytes arrived on the lost connection) and `to` (when every subscription was
+    /// confirmed again) may not have been received. Reported just before
+    /// [`PubSubEvent::Resubscribed`].
     Gap {
-        /// When the connection was found lost.
+        /// When bytes last arrived on the lost connection.
         from: Instant,
         /// When the subscriptions were active again.
         to: Instant,
