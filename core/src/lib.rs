@@ -116,6 +116,8 @@
 //!   that socket (a pending `Open` is abandoned too).
 //! - Deliver [`Input::Timeout`](conn::Input::Timeout) at or after
 //!   [`poll_timeout`](conn::Connection::poll_timeout); early or extra timeouts are harmless.
+//! - Drain [`poll_pubsub`](conn::Connection::poll_pubsub) along with `poll_output` when using
+//!   Pub/Sub or `CLIENT TRACKING` (undrained events are capped, oldest dropped first).
 //! - For zero-copy reads, append to [`read_buf`](conn::Connection::read_buf) and report
 //!   [`Input::ReceivedInPlace`](conn::Input::ReceivedInPlace) instead of copying through
 //!   [`Input::Received`](conn::Input::Received).

@@ -227,7 +227,8 @@ pub enum Output {
         /// Its reply (a server error reply is `Ok(Value::Error(..))`), or why there is none.
         result: Result<Value, RequestError>,
     },
-    /// An out-of-band push frame.
+    /// An out-of-band push frame not recognised as Pub/Sub data (messages, subscription
+    /// confirmations and invalidations come typed from [`Connection::poll_pubsub`]).
     Push(Value),
     /// The state changed.
     Transition(Transition),
