@@ -24,6 +24,7 @@ redwire_e2e::runtime_tests!(
     large_buffer_loses_nothing_of_a_flood,
     keyspace_notifications_arrive_typed,
     tracking_invalidations_arrive_typed,
+    resp2_redirected_invalidations_arrive_typed,
 );
 
 fn config(server: &RedisServer, protocol: ProtocolVersion) -> ClientConfig {
@@ -428,6 +429,51 @@ async fn keyspace_notifications_arrive_typed(rt: Rt) {
         drop(sub);
         client.close().await;
     }
+}
+
+/// RESP2 tracking sends invalidations to another connection subscribed to
+/// `__redis__:invalidate`: the subscriber's dedicated connection gets them typed.
+async fn resp2_redirected_invalidations_arrive_typed(rt: Rt) {
+    let server = RedisServer::start();
+    let client = rt
+        .connect(config(&server, ProtocolVersion::Resp2))
+        .await
+        .unwrap();
+    let mut sub = client.subscriber();
+    // Asked before subscribing: a subscribed RESP2 connection accepts nothing else.
+    let id: i64 = sub.client().query(&cmd("CLIENT").arg("ID")).await.unwrap();
+    sub.subscribe(&["__redis__:invalidate"]).await.unwrap();
+    client
+        .send(
+            &cmd("CLIENT")
+                .arg("TRACKING")
+                .arg("ON")
+                .arg("REDIRECT")
+                .arg(id),
+        )
+        .await
+        .unwrap();
+    client
+        .send(&cmd("SET").arg("cached").arg("1"))
+        .await
+        .unwrap();
+    let _: String = client.query(&cmd("GET").arg("cached")).await.unwrap();
+    client
+        .send(&cmd("SET").arg("cached").arg("2"))
+        .await
+        .unwrap();
+    let e = expect_event(&rt, &mut sub, "redirected invalidation", |e| {
+        matches!(e, PubSubEvent::Invalidate(_))
+    })
+    .await;
+    assert_eq!(
+        e,
+        PubSubEvent::Invalidate(Invalidation::Keys(vec!["cached".into()]))
+    );
+    // The subscriber's connection stayed up (an unrecognised frame would have reset it).
+    assert_eq!(sub.client().state(), redwire_client::StateKind::Connected);
+    drop(sub);
+    client.close().await;
 }
 
 async fn tracking_invalidations_arrive_typed(rt: Rt) {

@@ -116,7 +116,8 @@ pub enum PubSubEvent {
         /// Subscriptions the connection has now, as the server counts them.
         count: i64,
     },
-    /// A `CLIENT TRACKING` invalidation (RESP3).
+    /// A `CLIENT TRACKING` invalidation: a RESP3 push, or in RESP2 a message on
+    /// `__redis__:invalidate` (tracking with `REDIRECT` to a connection subscribed to it).
     Invalidate(Invalidation),
     /// The connection was lost while subscribed: messages published between `from` (the last
     /// time bytes arrived on the lost connection) and `to` (when every subscription was
@@ -250,6 +251,14 @@ pub(crate) fn classify(value: &Value, array_too: bool) -> Option<Classified> {
     };
     use SubscriptionKind::*;
     match &word[..] {
+        // RESP2 tracking (`CLIENT TRACKING ON REDIRECT <id>`) sends invalidations as messages
+        // on this channel, with the keys as an array (null: everything).
+        b"message"
+            if matches!(rest, [c, Value::Array(_) | Value::Null]
+                if bytes_of(c).is_some_and(|c| &c[..] == INVALIDATE_CHANNEL)) =>
+        {
+            invalidation(&rest[1])
+        }
         b"message" | b"smessage" => {
             let [channel, payload] = rest else {
                 return None;
@@ -282,19 +291,26 @@ pub(crate) fn classify(value: &Value, array_too: bool) -> Option<Classified> {
             let [keys] = rest else {
                 return None;
             };
-            let inv = match keys {
-                Value::Null => Invalidation::All,
-                Value::Array(keys) | Value::Set(keys) => Invalidation::Keys(
-                    keys.iter()
-                        .map(|k| bytes_of(k).cloned())
-                        .collect::<Option<Vec<_>>>()?,
-                ),
-                _ => return None,
-            };
-            Some(Classified::Event(PubSubEvent::Invalidate(inv)))
+            invalidation(keys)
         }
         _ => None,
     }
+}
+
+/// The channel RESP2 tracking redirects invalidations to.
+const INVALIDATE_CHANNEL: &[u8] = b"__redis__:invalidate";
+
+fn invalidation(keys: &Value) -> Option<Classified> {
+    let inv = match keys {
+        Value::Null => Invalidation::All,
+        Value::Array(keys) | Value::Set(keys) => Invalidation::Keys(
+            keys.iter()
+                .map(|k| bytes_of(k).cloned())
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        _ => return None,
+    };
+    Some(Classified::Event(PubSubEvent::Invalidate(inv)))
 }
 
 /// The subscriptions a connection has: what the server confirmed, restored after every
@@ -596,6 +612,35 @@ mod tests {
             assert_eq!(command_of(&cmd(other).arg("x")), None, "{other}");
         }
         assert_eq!(command_of(&crate::resp::Cmd::new()), None);
+    }
+
+    #[test]
+    fn resp2_redirected_invalidations() {
+        let keys = Value::Array(vec![
+            bulk("message"),
+            bulk("__redis__:invalidate"),
+            Value::Array(vec![bulk("k")]),
+        ]);
+        assert_eq!(
+            classify(&keys, true),
+            Some(Classified::Event(PubSubEvent::Invalidate(
+                Invalidation::Keys(vec!["k".into()])
+            )))
+        );
+        let all = Value::Array(vec![
+            bulk("message"),
+            bulk("__redis__:invalidate"),
+            Value::Null,
+        ]);
+        assert_eq!(
+            classify(&all, true),
+            Some(Classified::Event(PubSubEvent::Invalidate(
+                Invalidation::All
+            )))
+        );
+        // Another channel with an array payload is not a message.
+        let other = Value::Array(vec![bulk("message"), bulk("c"), Value::Null]);
+        assert_eq!(classify(&other, true), None);
     }
 
     #[test]
