@@ -255,7 +255,8 @@ pub fn document(table: &str, settings: &str) -> String {
          - `redwire-bench child throughput redwire|redis-rs|fred PORT TASKS WARMUP_MS DURATION_MS` against a \
            running server: prints ops/s, peak RSS (KiB), heap allocations per op and the total operations, so \
            `valgrind --tool=callgrind` totals divide into instructions per operation, and `strace -c -f` \
-           counts into syscalls per batch.\n"
+           counts into syscalls per batch;\n\
+         - `redwire-bench child big redwire|redis-rs|fred PORT ROUNDS`: scenario (c) alone.\n"
     )
 }
 
