@@ -666,3 +666,23 @@ mod model {
         }
     }
 }
+
+#[test]
+fn subscribe_in_a_batch_is_refused_unwritten() {
+    let mut h = Harness::new(ProtocolVersion::Resp3);
+    h.connect();
+    let id = h.submit(Request::batch(&[
+        cmd("GET").arg("k"),
+        cmd("SUBSCRIBE").arg("c"),
+    ]));
+    assert_eq!(h.replies, vec![(id, Err(RequestError::SubscribeInBatch))]);
+    assert!(!RequestError::SubscribeInBatch.was_written());
+    assert!(h.written.is_empty());
+    // Ordinary batches are untouched.
+    let id = h.submit(Request::batch(&[
+        cmd("GET").arg("a"),
+        cmd("PUBLISH").arg("c").arg("m"),
+    ]));
+    h.feed(&[Value::Null, Value::Integer(0)]);
+    assert!(matches!(&h.replies[1], (i, Ok(Value::Array(r))) if *i == id && r.len() == 2));
+}

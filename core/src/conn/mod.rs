@@ -61,6 +61,8 @@ pub struct Request {
     replies: u32,
     /// A subscribe/unsubscribe command, answered by its confirmations (push frames in RESP3).
     pubsub: Option<PubSubCommand>,
+    /// A batch holding a subscribe-family command: refused at submission.
+    refused: bool,
     /// Options.
     pub options: RequestOptions,
 }
@@ -91,13 +93,16 @@ impl Request {
             bytes: cmd.to_bytes(),
             replies,
             pubsub,
+            refused: false,
             options,
         }
     }
     /// Several commands (a pipeline or a `MULTI`/`EXEC` transaction), written contiguously,
     /// never split across connections, and answered once with an [`Value::Array`] of their replies.
     ///
-    /// An empty batch is answered at once with an empty array.
+    /// An empty batch is answered at once with an empty array. A batch holding a
+    /// subscribe-family command is answered at once with
+    /// [`RequestError::SubscribeInBatch`] and not written.
     pub fn batch(cmds: &[Cmd]) -> Request {
         let mut out = BytesMut::new();
         for c in cmds {
@@ -108,6 +113,7 @@ impl Request {
             bytes: out.freeze(),
             replies,
             pubsub: None,
+            refused: cmds.iter().any(|c| pubsub::command_of(c).is_some()),
             options: RequestOptions::default(),
         }
     }
@@ -169,6 +175,11 @@ pub enum RequestError {
     /// The connection was closed by the client (not written).
     #[error("connection closed")]
     Closed,
+    /// A batch (pipeline or transaction) holds a subscribe-family command: in RESP3 its
+    /// replies are push frames a batch cannot count, so it was refused (not written). Send
+    /// it alone, as [`Request::subscribe`] does.
+    #[error("subscribe-family commands cannot be batched")]
+    SubscribeInBatch,
 }
 
 impl RequestError {
@@ -406,6 +417,10 @@ impl Connection {
         };
         if let Some(err) = reject {
             self.reply(id, Err(err));
+            return id;
+        }
+        if request.refused {
+            self.reply(id, Err(RequestError::SubscribeInBatch));
             return id;
         }
         if request.pubsub.is_some_and(|p| p.all) {
