@@ -17,6 +17,11 @@
 //! belong to the connection, not to a subscriber: dropping a subscriber that shares the
 //! client's connection does not unsubscribe.
 //!
+//! Subscribe-family commands sent as plain commands ([`Client::send`]) are recognised and
+//! answered by their confirmations too; inside a pipeline or transaction they are refused
+//! before anything is written (`RequestError::SubscribeInBatch`), since a batch cannot count
+//! push-frame replies.
+//!
 //! Reconnects need nothing from the user: the core subscribes to everything again before any
 //! queued request is written, then reports the gap (Pub/Sub is at-most-once: what was
 //! published while the connection was down is lost).
