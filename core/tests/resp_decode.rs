@@ -1009,3 +1009,44 @@ fn runs_of_scalars_in_maps_and_attributes() {
         }
     );
 }
+
+#[test]
+fn limits_frame_elements() {
+    let limits = Limits {
+        max_frame_elements: 4,
+        ..Limits::default()
+    };
+    // Four values: allowed (a map pair counts two, a nested aggregate one).
+    assert!(decode_all_with(limits, b"*2\r\n*2\r\n_\r\n_\r\n_\r\n").is_ok());
+    assert!(decode_all_with(limits, b"*2\r\n*2\r\n_\r\n_\r\n*1\r\n_\r\n").is_err());
+    assert!(decode_all_with(limits, b"*2\r\n*1\r\n_\r\n_\r\n").is_ok());
+    assert!(decode_all_with(limits, b"%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n").is_ok());
+    // The fifth value is refused, at the end of the element that breaks the limit.
+    let e = err_with(limits, b"*5\r\n_\r\n_\r\n_\r\n_\r\n_\r\n");
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::FrameTooLarge,
+            offset: 19
+        }
+    );
+    let e = err_with(
+        limits,
+        b"*5\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n$1\r\ne\r\n",
+    );
+    assert_eq!(
+        e,
+        ProtocolError {
+            kind: ProtocolErrorKind::FrameTooLarge,
+            offset: 39
+        }
+    );
+    // The count is per frame.
+    let mut many = Vec::new();
+    for _ in 0..10 {
+        many.extend_from_slice(b"*4\r\n_\r\n_\r\n_\r\n_\r\n");
+    }
+    assert_eq!(decode_all_with(limits, &many).unwrap().len(), 10);
+    // The default bounds what a hostile server can make a frame hold in memory.
+    assert_eq!(Limits::default().max_frame_elements, 8 * 1024 * 1024);
+}

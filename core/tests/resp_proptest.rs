@@ -231,6 +231,31 @@ fn shape(v: &Value) -> (usize, usize, usize) {
     (depth, agg, bulk)
 }
 
+/// Values held by the aggregates of a decoded frame.
+fn elements(v: &Value) -> usize {
+    let mut n = 0;
+    let mut todo = vec![v];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::Array(items) | Value::Set(items) | Value::Push(items) => {
+                n += items.len();
+                todo.extend(items);
+            }
+            Value::Map(pairs) => {
+                n += 2 * pairs.len();
+                todo.extend(pairs.iter().flat_map(|(k, x)| [k, x]));
+            }
+            Value::Attribute { attributes, value } => {
+                n += 2 * attributes.len() + 1;
+                todo.extend(attributes.iter().flat_map(|(k, x)| [k, x]));
+                todo.push(value);
+            }
+            _ => {}
+        }
+    }
+    n
+}
+
 /// Two errors agree if they are the same, or if both report the same line
 /// as over a limit (a partial line can show that it is too long for one
 /// limit before the whole of it shows that it breaks the other).
@@ -257,6 +282,7 @@ fn small_limits() -> Limits {
         max_depth: 4,
         max_frame_bytes: 512,
         max_line_len: 32,
+        max_frame_elements: 24,
     }
 }
 
@@ -342,6 +368,7 @@ proptest! {
             prop_assert!(depth <= limits.max_depth);
             prop_assert!(agg <= limits.max_aggregate_len);
             prop_assert!(bulk <= limits.max_bulk_len);
+            prop_assert!(elements(f) <= limits.max_frame_elements);
         }
         // Frame size: re-encoding canonically is not the wire size, so check
         // the limit by decoding frame by frame and watching the position.

@@ -18,6 +18,7 @@ const LIMITS: Limits = Limits {
     max_depth: 32,
     max_frame_bytes: 64 * 1024,
     max_line_len: 1024,
+    max_frame_elements: 512,
 };
 
 /// Frames (with the wire bytes each spanned) and the final error, if any.
@@ -57,11 +58,13 @@ fn decode(input: &[u8], chunk_lens: &[usize]) -> (Vec<(Value, u64)>, Option<Prot
 }
 
 fn check_limits(v: &Value) {
+    let mut elements = 0;
     let mut todo = vec![(v, 0usize)];
     while let Some((v, depth)) = todo.pop() {
         match v {
             Value::Array(items) | Value::Set(items) | Value::Push(items) => {
                 assert!(depth < LIMITS.max_depth && items.len() <= LIMITS.max_aggregate_len);
+                elements += items.len();
                 todo.extend(items.iter().map(|i| (i, depth + 1)));
             }
             Value::Map(pairs)
@@ -69,6 +72,7 @@ fn check_limits(v: &Value) {
                 attributes: pairs, ..
             } => {
                 assert!(depth < LIMITS.max_depth && pairs.len() <= LIMITS.max_aggregate_len);
+                elements += 2 * pairs.len() + matches!(v, Value::Attribute { .. }) as usize;
                 for (k, x) in pairs {
                     todo.push((k, depth + 1));
                     todo.push((x, depth + 1));
@@ -84,6 +88,7 @@ fn check_limits(v: &Value) {
             _ => {}
         }
     }
+    assert!(elements <= LIMITS.max_frame_elements);
 }
 
 fuzz_target!(|data: &[u8]| {

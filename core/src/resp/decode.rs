@@ -41,6 +41,12 @@ pub struct Limits {
     /// Longest line (simple string, simple error, integer, double, big number
     /// and every length header), CRLF excluded. Default: 1 MiB.
     pub max_line_len: usize,
+    /// Most values one frame may hold, counting every element of every
+    /// aggregate in it (a map pair counts two). This bounds the memory of a
+    /// decoded frame, which [`Limits::max_frame_bytes`] alone does not: a
+    /// 3-byte null on the wire is a whole [`Value`] in memory. Default:
+    /// 8 Mi (8,388,608).
+    pub max_frame_elements: usize,
 }
 
 impl Default for Limits {
@@ -51,6 +57,7 @@ impl Default for Limits {
             max_depth: 128,
             max_frame_bytes: 1024 * 1024 * 1024,
             max_line_len: 1024 * 1024,
+            max_frame_elements: 8 * 1024 * 1024,
         }
     }
 }
@@ -93,6 +100,8 @@ pub struct Decoder {
     pos: usize,
     /// Wire bytes of the current frame already consumed.
     frame_bytes: usize,
+    /// Values of the current frame placed into its aggregates so far.
+    frame_elements: usize,
     /// Wire bytes consumed since the decoder was created: the stream offset
     /// of the buffer's first byte.
     consumed: u64,
@@ -168,6 +177,7 @@ impl Decoder {
             scanned: 0,
             pos: 0,
             frame_bytes: 0,
+            frame_elements: 0,
             consumed: 0,
             error: None,
         }
@@ -371,10 +381,19 @@ impl Decoder {
             };
             if self.stack.is_empty() {
                 self.frame_bytes = 0;
+                self.frame_elements = 0;
                 return Ok(Some(value));
             }
-            if let Some(frame) = self.complete(value) {
+            let done = self.complete(value);
+            // Counted where values are placed, so the count (and the offset,
+            // the end of the element that broke the limit) is the same
+            // whichever path parsed them and however the input was chunked.
+            if self.frame_elements > self.limits.max_frame_elements {
+                return Err(self.err(ProtocolErrorKind::FrameTooLarge, 0));
+            }
+            if let Some(frame) = done {
                 self.frame_bytes = 0;
+                self.frame_elements = 0;
                 return Ok(Some(frame));
             }
         }
@@ -411,6 +430,7 @@ impl Decoder {
             limits,
             pos,
             frame_bytes,
+            frame_elements,
             consumed,
             ..
         } = self;
@@ -428,7 +448,10 @@ impl Decoder {
             } => (*remaining * 2).saturating_sub(key.is_some() as usize),
             _ => return None,
         }
-        .min(MAX_RUN);
+        .min(MAX_RUN)
+        // Never past the element budget: the element that breaks it is left
+        // to the per-element path, which reports it.
+        .min(limits.max_frame_elements.saturating_sub(*frame_elements));
         let data = &buf[*pos..];
         let mut run = [Item::Null; MAX_RUN];
         let mut k = 0;
@@ -526,6 +549,7 @@ impl Decoder {
             Bytes::new()
         };
         *frame_bytes += off;
+        *frame_elements += k;
         let values = run[..k].iter().map(|item| match *item {
             Item::Slice { at, n, simple } => {
                 let s = chunk.slice(base + at..base + at + n);
@@ -1032,6 +1056,7 @@ impl Decoder {
                 None => return Some(value),
                 Some(top) => top,
             };
+            self.frame_elements += 1;
             match top {
                 Frame::Seq {
                     remaining,
