@@ -522,7 +522,7 @@ fn spawn_child(args: &[&str]) -> BenchResult<Vec<String>> {
 
 /// A child process: one throughput run (`throughput CLIENT PORT TASKS WARMUP_MS DURATION_MS`,
 /// printing ops/s, peak RSS in KiB, allocations per op and the total operations done), one
-/// run of scenario (c) (`big CLIENT PORT ROUNDS`, printing the median round in ms) or one idle-connection run (`idle CLIENT PORT N`,
+/// run of scenario (c) or (d) (`big|pipeline CLIENT PORT ROUNDS`, printing the median round in ms) or one idle-connection run (`idle CLIENT PORT N`,
 /// printing resident bytes per connection).
 fn child(args: &[String]) -> BenchResult<String> {
     let arg = |i: usize| {
@@ -567,6 +567,20 @@ fn child(args: &[String]) -> BenchResult<String> {
                     Client::Redwire => clients::redwire::big_values(port, BIG_VALUE, rounds).await,
                     Client::RedisRs => clients::redis_rs::big_values(port, BIG_VALUE, rounds).await,
                     Client::Fred => clients::fred::big_values(port, BIG_VALUE, rounds).await,
+                }
+            })?;
+            Ok(format!("{:.3}", millis(percentile(times, 0.50))))
+        }
+        "pipeline" => {
+            // `pipeline CLIENT PORT ROUNDS`: scenario (d) alone, for profilers; prints the median ms.
+            let rounds = num(3)? as usize;
+            let times = runtime().block_on(async {
+                match client {
+                    Client::Redwire => clients::redwire::pipeline(port, PIPELINE_LEN, rounds).await,
+                    Client::RedisRs => {
+                        clients::redis_rs::pipeline(port, PIPELINE_LEN, rounds).await
+                    }
+                    Client::Fred => clients::fred::pipeline(port, PIPELINE_LEN, rounds).await,
                 }
             })?;
             Ok(format!("{:.3}", millis(percentile(times, 0.50))))

@@ -256,7 +256,7 @@ pub fn document(table: &str, settings: &str) -> String {
            running server: prints ops/s, peak RSS (KiB), heap allocations per op and the total operations, so \
            `valgrind --tool=callgrind` totals divide into instructions per operation, and `strace -c -f` \
            counts into syscalls per batch;\n\
-         - `redwire-bench child big redwire|redis-rs|fred PORT ROUNDS`: scenario (c) alone.\n"
+         - `redwire-bench child big|pipeline redwire|redis-rs|fred PORT ROUNDS`: scenario (c) or (d) alone.\n"
     )
 }
 
