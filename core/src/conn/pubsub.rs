@@ -155,11 +155,24 @@ pub(crate) struct PubSubCommand {
 
 /// Recognises `SUBSCRIBE`, `PUNSUBSCRIBE`... (any case): in RESP3 their replies are push
 /// frames, one per name, so the request must be told apart from an ordinary one.
+///
+/// This runs for every request, so the encoded length of the name rules out almost every
+/// other command before anything else is looked at.
+#[inline]
 pub(crate) fn command_of(cmd: &Cmd) -> Option<PubSubCommand> {
-    let name = cmd.name()?;
-    if !(9..=12).contains(&name.len()) {
-        return None;
-    }
+    let args = cmd.encoded_args();
+    // Names of 9 to 12 bytes are encoded as `$9\r\n<name>` ... `$12\r\n<name>`.
+    let (len, start) = match args.get(..4)? {
+        [b'$', b'9', b'\r', b'\n'] => (9, 4),
+        [b'$', b'1', d @ b'0'..=b'2', b'\r'] => (10 + usize::from(d - b'0'), 5),
+        _ => return None,
+    };
+    command_named(cmd, args.get(start..start + len)?)
+}
+
+#[cold]
+#[inline(never)]
+fn command_named(cmd: &Cmd, name: &[u8]) -> Option<PubSubCommand> {
     let mut lower = [0u8; 12];
     for (l, b) in lower.iter_mut().zip(name) {
         *l = b.to_ascii_lowercase();
@@ -401,6 +414,9 @@ pub(crate) enum Route {
 impl Connection {
     /// Turns an unsubscribe without names into one naming every subscription of its kind,
     /// so the number of confirmations it gets is known.
+    // Off the hot path of ordinary replies: kept out of line.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn expand_unsubscribe_all(&self, request: &mut Request) {
         let Some(command) = request.pubsub else {
             return;
@@ -431,6 +447,9 @@ impl Connection {
     }
 
     /// Queues what a frame carries, and updates the set from a confirmation.
+    // Off the hot path of ordinary replies: kept out of line.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn route_pubsub(&mut self, value: &Value, array_too: bool) -> Route {
         match classify(value, array_too) {
             None => Route::Raw,
@@ -456,6 +475,9 @@ impl Connection {
 
     /// Right after a handshake: subscribes to everything in the set again, ahead of any
     /// request, so the first replies on the socket are these confirmations.
+    // Off the hot path of ordinary replies: kept out of line.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn restore_subscriptions(&mut self, now: Instant) {
         self.restoring.clear();
         if self.subscriptions.is_empty() {
@@ -473,6 +495,9 @@ impl Connection {
     }
 
     /// A reply to a restoring command: a confirmation, or an error refusing all of it.
+    // Off the hot path of ordinary replies: kept out of line.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn on_restore_reply(&mut self, value: Value, now: Instant) {
         let Some(front) = self.restoring.front_mut() else {
             return;

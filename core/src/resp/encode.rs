@@ -69,12 +69,9 @@ impl Cmd {
         self.argc
     }
 
-    /// The first argument (the command's name), read back from its encoding.
-    pub(crate) fn name(&self) -> Option<&[u8]> {
-        let rest = self.args.strip_prefix(b"$")?;
-        let end = memchr::memchr(b'\r', rest)?;
-        let len: usize = std::str::from_utf8(&rest[..end]).ok()?.parse().ok()?;
-        rest.get(end + 2..(end + 2).checked_add(len)?)
+    /// The encoded arguments, name first (`$<len>\r\n<bytes>\r\n` each).
+    pub(crate) fn encoded_args(&self) -> &[u8] {
+        &self.args
     }
 
     /// Length in bytes of the command's RESP encoding.
