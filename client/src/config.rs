@@ -5,7 +5,7 @@
 //! balancer): 5 s to connect and 5 s for the handshake (a proxy accepts even when its backend
 //! is down), no default response timeout (blocking commands wait legitimately), the connection
 //! dropped after 30 s without a byte while requests are outstanding, an idle `PING` every 15 s
-//! (proxies cut idle sessions after 30-60 s), reconnects backing off from 100 ms to 10 s with
+//! (proxies cut idle sessions after 30-60 s), reconnects backing off from 100 ms to 2 s with
 //! jitter and retrying for ever, at most 10 000 requests queued while disconnected, and the
 //! codec's [`Limits::default`]. Every one can be changed here.
 

@@ -102,14 +102,15 @@ pub struct Backoff {
 }
 
 impl Default for Backoff {
-    /// 100 ms, doubling, capped at 10 s, half of each delay random, retrying for ever,
-    /// healthy after 5 s: a server restart is ridden out quickly, and a fleet of clients
-    /// does not reconnect in lockstep.
+    /// 100 ms, doubling, capped at 2 s, half of each delay random, retrying for ever,
+    /// healthy after 5 s: a server restart is ridden out quickly, a client never waits more
+    /// than 2 s to notice that its server is back (attempts through a proxy or to a refusing
+    /// port are cheap), and a fleet of clients does not reconnect in lockstep.
     fn default() -> Self {
         Backoff {
             base: Duration::from_millis(100),
             factor: 2.0,
-            cap: Duration::from_secs(10),
+            cap: Duration::from_secs(2),
             jitter: 0.5,
             max_attempts: None,
             healthy_after: Duration::from_secs(5),
