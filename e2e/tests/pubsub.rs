@@ -25,6 +25,7 @@ redwire_e2e::runtime_tests!(
     keyspace_notifications_arrive_typed,
     tracking_invalidations_arrive_typed,
     resp2_redirected_invalidations_arrive_typed,
+    subscribe_while_the_server_is_down_waits_for_it,
 );
 
 fn config(server: &RedisServer, protocol: ProtocolVersion) -> ClientConfig {
@@ -474,6 +475,26 @@ async fn resp2_redirected_invalidations_arrive_typed(rt: Rt) {
     assert_eq!(sub.client().state(), redwire_client::StateKind::Connected);
     drop(sub);
     client.close().await;
+}
+
+/// A subscription asked for while the server is down waits in the queue like any request
+/// and is confirmed once the server is back, on either protocol.
+async fn subscribe_while_the_server_is_down_waits_for_it(rt: Rt) {
+    let mut server = RedisServer::start();
+    for protocol in [ProtocolVersion::Resp3, ProtocolVersion::Resp2] {
+        server.kill();
+        let client = rt.client(config(&server, protocol));
+        let mut sub = client.subscriber();
+        let subscribing = sub.subscribe(&["later"]);
+        server.start_again();
+        rt.within("the subscription", PROMPT, subscribing)
+            .await
+            .unwrap();
+        assert_eq!(publish(&client, "later", "hi").await, 1);
+        expect_event(&rt, &mut sub, "message", |e| is_message(e, "later", "hi")).await;
+        drop(sub);
+        client.close().await;
+    }
 }
 
 async fn tracking_invalidations_arrive_typed(rt: Rt) {
