@@ -219,6 +219,12 @@ impl Client {
         self.submit(Request::single(cmd), convert_value)
     }
 
+    /// [`Client::send`], taking the command by value: its buffer is written as it is, without
+    /// the copy (and allocation) that keeping a borrowed command usable costs.
+    pub fn send_owned(&self, cmd: Cmd) -> Reply<Value> {
+        self.submit(Request::from(cmd), convert_value)
+    }
+
     /// [`Client::send`] with per-request options (timeout, safe to retry).
     pub fn send_with(&self, cmd: &Cmd, options: RequestOptions) -> Reply<Value> {
         self.submit(Request::single(cmd).with_options(options), convert_value)
@@ -227,6 +233,11 @@ impl Client {
     /// Sends one command and converts its reply to `T`.
     pub fn query<T: FromValue>(&self, cmd: &Cmd) -> Reply<T> {
         self.submit(Request::single(cmd), convert_to::<T>)
+    }
+
+    /// [`Client::query`], taking the command by value (see [`Client::send_owned`]).
+    pub fn query_owned<T: FromValue>(&self, cmd: Cmd) -> Reply<T> {
+        self.submit(Request::from(cmd), convert_to::<T>)
     }
 
     /// [`Client::query`] with per-request options (timeout, safe to retry).
@@ -286,7 +297,7 @@ impl Client {
         let (tx, rx) = oneshot::channel();
         let state = match self.handle.shared.push(Msg::Request(request, tx)) {
             Ok(()) => ReplyState::Waiting(rx),
-            Err((_, ended)) => ReplyState::Done(Some(ended.error())),
+            Err(ended) => ReplyState::Done(Some(ended.error())),
         };
         Reply {
             state,

@@ -133,12 +133,12 @@ impl Shared {
         }
     }
 
-    /// Queues a message for the driver, or hands it back with the reason if the driver ended.
-    pub(crate) fn push(&self, msg: Msg) -> Result<(), (Msg, Ended)> {
+    /// Queues a message for the driver, or drops it and gives the reason if the driver ended.
+    pub(crate) fn push(&self, msg: Msg) -> Result<(), Ended> {
         let waker = {
             let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(ended) = &q.ended {
-                return Err((msg, ended.clone()));
+                return Err(ended.clone());
             }
             q.msgs.push(msg);
             q.waker.take()
@@ -308,7 +308,7 @@ mod tests {
         let reason = CloseReason::PeerClosed;
         assert_eq!(shared.end(Ended::Failed(reason.clone())).len(), 2);
         match shared.push(request()) {
-            Err((_, ended)) => assert_eq!(ended.error(), crate::Error::Failed(reason)),
+            Err(ended) => assert_eq!(ended.error(), crate::Error::Failed(reason)),
             Ok(()) => panic!("accepted after the end"),
         }
         let (mut rx, _) = shared.subscribe();

@@ -160,3 +160,24 @@ fn deep_values_encode_without_recursion() {
         v = items.pop().unwrap();
     }
 }
+
+/// A command moved into its encoding (header written into the room kept in front of the
+/// arguments) gives exactly the bytes of the copying encoder, whatever the header's width,
+/// and a request built from it writes those bytes.
+#[test]
+fn moved_command_encodes_like_a_copied_one() {
+    for n in [0usize, 1, 8, 9, 10, 99, 100, 1000] {
+        let mut c = Cmd::new();
+        for i in 0..n {
+            c.push_arg(i);
+        }
+        let copied = c.to_bytes();
+        assert_eq!(c.encoded_len(), copied.len());
+        let request = redwire_core::conn::Request::from(c.clone());
+        assert_eq!(request.bytes(), &copied[..], "{n} arguments");
+        assert_eq!(c.into_bytes(), copied, "{n} arguments");
+    }
+    let big = vec![7u8; 100_000];
+    let c = cmd("SET").arg("k").arg(&big[..]);
+    assert_eq!(c.to_bytes(), c.clone().into_bytes());
+}

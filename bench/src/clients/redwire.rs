@@ -35,11 +35,11 @@ pub async fn throughput(
         async move {
             while workers.running() {
                 client
-                    .send(&cmd("SET").arg(key.as_str()).arg(value.clone()))
+                    .send_owned(cmd("SET").arg(key.as_str()).arg(value.clone()))
                     .await
                     .map_err(err)?;
                 let got: Option<Bytes> = client
-                    .query(&cmd("GET").arg(key.as_str()))
+                    .query_owned(cmd("GET").arg(key.as_str()))
                     .await
                     .map_err(err)?;
                 if got.as_ref() != Some(&value) {
@@ -57,13 +57,13 @@ pub async fn latency(port: u16, warmup: usize, samples: usize) -> BenchResult<Ve
     let client = connect(port).await?;
     let key = task_key(0);
     client
-        .send(&cmd("SET").arg(key.as_str()).arg(small_value()))
+        .send_owned(cmd("SET").arg(key.as_str()).arg(small_value()))
         .await
         .map_err(err)?;
     time_each(warmup, samples, || {
         let (client, key) = (&client, key.as_str());
         async move {
-            let got: Option<Bytes> = client.query(&cmd("GET").arg(key)).await.map_err(err)?;
+            let got: Option<Bytes> = client.query_owned(cmd("GET").arg(key)).await.map_err(err)?;
             got.map(drop).ok_or_else(|| "missing value".to_string())
         }
     })
@@ -77,11 +77,11 @@ pub async fn big_values(port: u16, size: usize, rounds: usize) -> BenchResult<Ve
         let (client, value) = (&client, value.clone());
         async move {
             client
-                .send(&cmd("SET").arg("bench:big").arg(value))
+                .send_owned(cmd("SET").arg("bench:big").arg(value))
                 .await
                 .map_err(err)?;
             let got: Bytes = client
-                .query(&cmd("GET").arg("bench:big"))
+                .query_owned(cmd("GET").arg("bench:big"))
                 .await
                 .map_err(err)?;
             (got.len() == size)
@@ -139,7 +139,7 @@ pub async fn recovery(server: &mut RedisServer) -> BenchResult<Recovery> {
         let client = &client;
         async move {
             client
-                .query::<Option<Bytes>>(&cmd("GET").arg("bench:recovery"))
+                .query_owned::<Option<Bytes>>(cmd("GET").arg("bench:recovery"))
                 .await
                 .map(drop)
                 .map_err(err)

@@ -55,9 +55,12 @@ pub struct RequestOptions {
 }
 
 /// One unit of work: one command, or several written contiguously and answered together.
+///
+/// Built from a [`Cmd`] moved in (`Request::from(cmd)`), it takes over the command's buffer:
+/// nothing is allocated or copied until the bytes reach the connection's write buffer.
 #[derive(Debug, Clone)]
 pub struct Request {
-    bytes: Bytes,
+    bytes: Payload,
     replies: u32,
     /// A subscribe/unsubscribe command, answered by its confirmations (push frames in RESP3).
     pubsub: Option<PubSubCommand>,
@@ -74,6 +77,11 @@ impl Request {
     /// and treated as by [`Request::subscribe`] and [`Request::unsubscribe`], so its
     /// confirmations (push frames in RESP3) cannot be mistaken for other replies.
     pub fn single(cmd: &Cmd) -> Request {
+        Request::with_payload(cmd, Payload::Shared(cmd.to_bytes()))
+    }
+
+    /// A request for `cmd`, written as `bytes`.
+    fn with_payload(cmd: &Cmd, bytes: Payload) -> Request {
         let pubsub = pubsub::command_of(cmd);
         let (replies, options) = match pubsub {
             None => (1, RequestOptions::default()),
@@ -90,7 +98,7 @@ impl Request {
             ),
         };
         Request {
-            bytes: cmd.to_bytes(),
+            bytes,
             replies,
             pubsub,
             refused: false,
@@ -104,13 +112,13 @@ impl Request {
     /// subscribe-family command is answered at once with
     /// [`RequestError::SubscribeInBatch`] and not written.
     pub fn batch(cmds: &[Cmd]) -> Request {
-        let mut out = BytesMut::new();
+        let mut out = BytesMut::with_capacity(cmds.iter().map(Cmd::encoded_len).sum());
         for c in cmds {
             c.write_to(&mut out);
         }
         let replies = u32::try_from(cmds.len()).expect("more than u32::MAX commands in one batch");
         Request {
-            bytes: out.freeze(),
+            bytes: Payload::Owned(out),
             replies,
             pubsub: None,
             refused: cmds.iter().any(|c| pubsub::command_of(c).is_some()),
@@ -125,14 +133,14 @@ impl Request {
     /// Subscribe-family commands are answered only as single requests: inside a
     /// [`Request::batch`] their confirmations are not counted.
     pub fn subscribe<N: crate::resp::ToArg>(kind: SubscriptionKind, names: &[N]) -> Request {
-        Request::single(&crate::resp::cmd(kind.subscribe_command()).args(names.iter()))
+        Request::from(crate::resp::cmd(kind.subscribe_command()).args(names.iter()))
     }
     /// `UNSUBSCRIBE`, `PUNSUBSCRIBE` or `SUNSUBSCRIBE` these names; answered like
     /// [`Request::subscribe`]. An empty list means every subscription of that kind the
     /// connection has when the request is submitted (written as that list of names, so the
     /// number of confirmations is known; with none, Redis confirms once with a null name).
     pub fn unsubscribe<N: crate::resp::ToArg>(kind: SubscriptionKind, names: &[N]) -> Request {
-        Request::single(&crate::resp::cmd(kind.unsubscribe_command()).args(names.iter()))
+        Request::from(crate::resp::cmd(kind.unsubscribe_command()).args(names.iter()))
     }
     /// Sets the options.
     pub fn with_options(mut self, options: RequestOptions) -> Request {
@@ -140,12 +148,56 @@ impl Request {
         self
     }
     /// The encoded commands, as they will be written.
-    pub fn bytes(&self) -> &Bytes {
-        &self.bytes
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.as_slice()
     }
     /// How many replies answer this request (the number of commands).
     pub fn reply_count(&self) -> u32 {
         self.replies
+    }
+}
+
+impl From<Cmd> for Request {
+    /// [`Request::single`], taking over the command's buffer instead of copying it.
+    fn from(cmd: Cmd) -> Request {
+        // An empty `Bytes` allocates nothing; it stands in until the command is moved.
+        let mut request = Request::with_payload(&cmd, Payload::Shared(Bytes::new()));
+        request.bytes = cmd.into();
+        request
+    }
+}
+
+/// A request's encoded bytes: still owned by it (written by copying into the write buffer,
+/// which allocates nothing), or shared once handed out whole in a `Transmit`.
+#[derive(Debug, Clone)]
+pub(crate) enum Payload {
+    Owned(BytesMut),
+    Shared(Bytes),
+}
+
+impl Payload {
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::Owned(b) => b,
+            Payload::Shared(b) => b,
+        }
+    }
+
+    /// The bytes as a shared buffer for a `Transmit`; the request keeps them for a retry.
+    fn share(&mut self) -> Bytes {
+        if let Payload::Owned(b) = self {
+            *self = Payload::Shared(std::mem::take(b).freeze());
+        }
+        match self {
+            Payload::Shared(b) => b.clone(),
+            Payload::Owned(_) => unreachable!("just shared"),
+        }
+    }
+}
+
+impl From<Cmd> for Payload {
+    fn from(cmd: Cmd) -> Payload {
+        Payload::Owned(cmd.into_encoding())
     }
 }
 
@@ -684,12 +736,13 @@ impl Connection {
         let now = self.now;
         while let Some(entry) = self.queue.pop_front() {
             let start = self.write_offset();
-            if entry.bytes.len() >= ZERO_COPY_MIN {
+            let mut entry = entry;
+            if entry.bytes.as_slice().len() >= ZERO_COPY_MIN {
                 // Keep the order: what is buffered goes first, then the large request.
                 self.hand_out_buffer();
-                self.hand_out(entry.bytes.clone());
+                self.hand_out(entry.bytes.share());
             } else {
-                self.wbuf.extend_from_slice(&entry.bytes);
+                self.wbuf.extend_from_slice(entry.bytes.as_slice());
             }
             let (id, replies) = (entry.id, entry.replies);
             self.push_slot(id, Waiter::Request(entry), replies, start, now);

@@ -428,7 +428,7 @@ impl Connection {
         }
         request.bytes = crate::resp::cmd(command.kind.unsubscribe_command())
             .args(names.iter())
-            .to_bytes();
+            .into();
         request.replies = u32::try_from(names.len()).unwrap_or(u32::MAX);
     }
 

@@ -10,8 +10,6 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
-use bytes::Bytes;
-
 use super::RequestId;
 use crate::resp::Value;
 
@@ -19,7 +17,7 @@ use crate::resp::Value;
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub id: RequestId,
-    pub bytes: Bytes,
+    pub bytes: super::Payload,
     pub replies: u32,
     pub retry_safe: bool,
     /// Already written once on a lost connection and queued again: its outcome is unknown.

@@ -1,11 +1,13 @@
 //! Encoding: commands as RESP arrays of bulk strings, and any [`Value`] as RESP3.
 //!
 //! A [`Cmd`] encodes each argument as it is added, into the one buffer it
-//! owns, so building a command allocates only as that buffer grows and
-//! writing it out is a single copy into the connection's write buffer.
-//! Numbers are formatted on the stack, never through a `String`.
+//! owns, so building a command allocates only as that buffer grows (once, for
+//! ordinary commands). The buffer keeps room in front for the `*<argc>` header:
+//! a command moved into a request ([`Cmd::into_bytes`]) becomes its own
+//! encoding, without a copy. Numbers are formatted on the stack, never through
+//! a `String`.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::Value;
 
@@ -22,9 +24,17 @@ use super::Value;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Cmd {
+    /// `HEAD_ROOM` bytes kept free for the header, then the encoded arguments.
     args: BytesMut,
     argc: usize,
 }
+
+/// Room in front of the arguments for the `*<argc>\r\n` header (at most 20 digits).
+const HEAD_ROOM: usize = 1 + 20 + 2;
+
+/// First allocation of a command's buffer: the header and a short command (`SET`, a key and
+/// a small value) fit without growing it.
+const INITIAL_CAPACITY: usize = 128;
 
 /// Starts a command with its name.
 pub fn cmd(name: &str) -> Cmd {
@@ -34,10 +44,9 @@ pub fn cmd(name: &str) -> Cmd {
 impl Cmd {
     /// An empty command (no name yet).
     pub fn new() -> Cmd {
-        Cmd {
-            args: BytesMut::new(),
-            argc: 0,
-        }
+        let mut args = BytesMut::with_capacity(INITIAL_CAPACITY);
+        args.put_bytes(0, HEAD_ROOM);
+        Cmd { args, argc: 0 }
     }
 
     /// Appends one argument.
@@ -71,31 +80,60 @@ impl Cmd {
 
     /// The encoded arguments, name first (`$<len>\r\n<bytes>\r\n` each).
     pub(crate) fn encoded_args(&self) -> &[u8] {
-        &self.args
+        &self.args[HEAD_ROOM..]
     }
 
     /// Length in bytes of the command's RESP encoding.
     pub fn encoded_len(&self) -> usize {
         let mut digits = [0u8; 20];
-        1 + format_u64(self.argc as u64, &mut digits).len() + 2 + self.args.len()
+        1 + format_u64(self.argc as u64, &mut digits).len() + 2 + self.encoded_args().len()
     }
 
     /// Appends the command's RESP encoding to `out`.
     pub fn write_to(&self, out: &mut BytesMut) {
         let mut digits = [0u8; 20];
         let argc = format_u64(self.argc as u64, &mut digits);
-        out.reserve(1 + argc.len() + 2 + self.args.len());
+        let args = self.encoded_args();
+        out.reserve(1 + argc.len() + 2 + args.len());
         out.put_u8(b'*');
         out.extend_from_slice(argc);
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.args);
+        out.extend_from_slice(args);
     }
 
-    /// The command's RESP encoding.
+    /// The command's RESP encoding (a copy; [`Cmd::into_bytes`] avoids it).
     pub fn to_bytes(&self) -> Bytes {
         let mut out = BytesMut::with_capacity(self.encoded_len());
         self.write_to(&mut out);
         out.freeze()
+    }
+
+    /// The command's RESP encoding, in the command's own buffer: the header is written into
+    /// the room kept for it, nothing is copied.
+    ///
+    /// ```
+    /// use redwire_core::resp::cmd;
+    ///
+    /// let get = cmd("GET").arg("key");
+    /// assert_eq!(get.to_bytes(), get.clone().into_bytes());
+    /// ```
+    pub fn into_bytes(self) -> Bytes {
+        self.into_encoding().freeze()
+    }
+
+    /// [`Cmd::into_bytes`], still mutable: the buffer is not yet shared (freezing a buffer
+    /// with spare capacity allocates a small reference count).
+    pub(crate) fn into_encoding(self) -> BytesMut {
+        let mut digits = [0u8; 20];
+        let argc = format_u64(self.argc as u64, &mut digits);
+        let start = HEAD_ROOM - (1 + argc.len() + 2);
+        let mut buf = self.args;
+        buf[start] = b'*';
+        buf[start + 1..HEAD_ROOM - 2].copy_from_slice(argc);
+        buf[HEAD_ROOM - 2..HEAD_ROOM].copy_from_slice(b"\r\n");
+        // Advancing a buffer that was never shared only moves its start: no allocation.
+        buf.advance(start);
+        buf
     }
 }
 
