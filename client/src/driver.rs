@@ -25,7 +25,7 @@ use redwire_core::conn::{
 use redwire_core::resp::Value;
 
 use crate::runtime::{AsyncStream, AsyncTimer, BoxFuture, Runtime};
-use crate::shared::{Ended, Msg, ReplySender, Shared};
+use crate::shared::{Answer, Ended, Msg, Shared, SlotId};
 
 /// Size of the read buffer.
 const READ_BUF: usize = 64 * 1024;
@@ -65,7 +65,11 @@ struct Io {
     connecting: Option<BoxFuture<io::Result<Box<dyn AsyncStream>>>>,
     socket: Option<Socket>,
     /// Reply slots of submitted requests, in submission (= id) order.
-    pending: VecDeque<(RequestId, Option<ReplySender>)>,
+    pending: VecDeque<(RequestId, Option<SlotId>)>,
+    /// Answers not yet put in their slots: all those of one batch go under one lock.
+    answers: Vec<(SlotId, Answer)>,
+    /// Scratch space for waking the tasks awaiting them.
+    wakers: Vec<std::task::Waker>,
     /// The reason given with the latest transition (the reason of a Failed state).
     last_reason: Option<CloseReason>,
 }
@@ -90,6 +94,8 @@ impl Driver {
                 connecting: None,
                 socket: None,
                 pending: VecDeque::new(),
+                answers: Vec::new(),
+                wakers: Vec::new(),
                 last_reason: None,
             },
             inbox: Vec::new(),
@@ -314,22 +320,25 @@ impl Driver {
         let mut leftover = std::mem::take(&mut self.inbox);
         leftover.extend(self.io.shared.end(ended));
         for msg in leftover {
-            if let Msg::Request(_, reply) = msg {
-                let _ = reply.send(Err(error.clone()));
+            if let Msg::Request(_, slot) = msg {
+                self.io.answers.push((slot, Err(error.clone())));
             }
         }
         // The core answers every request before it ends; should one slip through, say it may
         // have been written rather than dropping it.
-        for (_, reply) in self.io.pending.drain(..) {
-            if let Some(reply) = reply {
+        for (_, slot) in self.io.pending.drain(..) {
+            if let Some(slot) = slot {
                 let reason = self
                     .io
                     .last_reason
                     .clone()
                     .unwrap_or(CloseReason::ClientRequested);
-                let _ = reply.send(Err(RequestError::ConnectionLost(reason)));
+                self.io
+                    .answers
+                    .push((slot, Err(RequestError::ConnectionLost(reason))));
             }
         }
+        self.io.flush_answers();
         self.io.shared.close_subscribers();
         self.finished = true;
     }
@@ -339,9 +348,11 @@ impl Drop for Driver {
     fn drop(&mut self) {
         if !self.finished {
             // The runtime dropped the task unfinished (shut down). Requests still queued, and
-            // later ones, must not wait for ever: their reply slots are dropped here, which
-            // their callers see as `Error::DriverStopped`, and the event streams end.
+            // later ones, must not wait for ever: answers already known are delivered, every
+            // other request is answered `Error::DriverStopped`, and the event streams end.
             drop(self.io.shared.end(Ended::Stopped));
+            self.io.flush_answers();
+            self.io.shared.stop_slots();
             self.io.shared.close_subscribers();
         }
     }
@@ -389,12 +400,20 @@ impl Io {
                 }
             }
         }
+        self.flush_answers();
         // Pub/Sub events are queued apart from outputs; an empty queue costs one check.
         while let Some(event) = conn.poll_pubsub() {
             any = true;
             self.shared.deliver(event);
         }
         any
+    }
+
+    /// Puts the answers gathered so far in their slots.
+    fn flush_answers(&mut self) {
+        if !self.answers.is_empty() {
+            self.shared.answer(&mut self.answers, &mut self.wakers);
+        }
     }
 
     fn reply(&mut self, id: RequestId, result: Result<Value, RequestError>) {
@@ -404,9 +423,9 @@ impl Io {
             Some((front, _)) if *front == id => Some(0),
             _ => self.pending.binary_search_by_key(&id, |(id, _)| *id).ok(),
         };
-        if let Some(reply) = index.and_then(|i| self.pending[i].1.take()) {
-            // The caller may have stopped waiting; the answer is then simply unread.
-            let _ = reply.send(result);
+        if let Some(slot) = index.and_then(|i| self.pending[i].1.take()) {
+            // Put in its slot when this batch of outputs is done (`drain`).
+            self.answers.push((slot, result));
         }
         while matches!(self.pending.front(), Some((_, None))) {
             self.pending.pop_front();

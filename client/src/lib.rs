@@ -106,7 +106,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_channel::{mpsc, oneshot};
+use futures_channel::mpsc;
 use futures_core::Stream;
 
 pub use config::{ClientConfig, UrlError};
@@ -122,8 +122,8 @@ pub use redwire_core::resp::{
 };
 pub use runtime::Runtime;
 
-use redwire_core::conn::{Connection, Request, RequestError};
-use shared::{Msg, Shared};
+use redwire_core::conn::{Connection, Request};
+use shared::{Msg, Polled, Shared, SlotId};
 
 /// A handle to one multiplexed, self-healing connection. Clone it freely: every clone shares
 /// the connection, and the connection closes gracefully when the last clone is dropped.
@@ -294,9 +294,8 @@ impl Client {
     }
 
     fn submit<T>(&self, request: Request, convert: fn(Value) -> Result<T, Error>) -> Reply<T> {
-        let (tx, rx) = oneshot::channel();
-        let state = match self.handle.shared.push(Msg::Request(request, tx)) {
-            Ok(()) => ReplyState::Waiting(rx),
+        let state = match self.handle.shared.push_request(request) {
+            Ok(slot) => ReplyState::Waiting(Some(self.handle.shared.clone()), slot),
             Err(ended) => ReplyState::Done(Some(ended.error())),
         };
         Reply {
@@ -318,8 +317,18 @@ pub struct Reply<T> {
 }
 
 enum ReplyState {
-    Waiting(oneshot::Receiver<Result<Value, RequestError>>),
+    /// Owns this reply slot until the answer is read (or the future dropped); `None` once
+    /// the slot was freed.
+    Waiting(Option<Arc<Shared>>, SlotId),
     Done(Option<Error>),
+}
+
+impl Drop for ReplyState {
+    fn drop(&mut self) {
+        if let ReplyState::Waiting(Some(shared), slot) = self {
+            shared.abandon(*slot);
+        }
+    }
 }
 
 impl<T> fmt::Debug for Reply<T> {
@@ -334,15 +343,20 @@ impl<T> Future for Reply<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         let this = self.get_mut();
         match &mut this.state {
-            ReplyState::Waiting(rx) => match Pin::new(rx).poll(cx) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(answer) => {
+            ReplyState::Waiting(shared, slot) => match shared
+                .as_ref()
+                .and_then(|shared| shared.poll_reply(*slot, cx))
+            {
+                None => Poll::Pending,
+                Some(polled) => {
+                    // `poll_reply` freed the slot: it must not be abandoned as well.
+                    *shared = None;
                     this.state = ReplyState::Done(None);
-                    Poll::Ready(match answer {
-                        Ok(Ok(value)) => (this.convert)(value),
-                        Ok(Err(e)) => Err(e.into()),
+                    Poll::Ready(match polled {
+                        Polled::Answered(Ok(value)) => (this.convert)(value),
+                        Polled::Answered(Err(e)) => Err(e.into()),
                         // The driver went away without answering: its runtime shut down.
-                        Err(oneshot::Canceled) => Err(Error::DriverStopped),
+                        Polled::Stopped => Err(Error::DriverStopped),
                     })
                 }
             },
@@ -539,6 +553,8 @@ impl Stream for Events {
 
 #[cfg(test)]
 mod tests {
+    use redwire_core::conn::RequestError;
+
     use super::*;
 
     fn err(code: ServerErrorCode) -> ServerError {

@@ -5,12 +5,18 @@
 //! lock, and the driver is woken only by the first request after it went idle, so 64 tasks
 //! queuing at once cost one wake-up, not 64. A channel crate would pop messages one by one and
 //! wake on every send.
+//!
+//! Answers travel back through reply slots kept under the same mutex: a slab of slots reused
+//! from request to request, so answering a request allocates nothing (a one-shot channel per
+//! request would allocate one, and cost more than the rest of the client's work). The driver
+//! fills every answer of a batch under one lock. Each slot carries a generation, bumped when
+//! it is freed, so a slot reused for a new request is never given an older request's answer.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 
-use futures_channel::{mpsc, oneshot};
+use futures_channel::mpsc;
 use redwire_core::conn::{
     CloseReason, ProtocolVersion, PubSubEvent, Request, RequestError, StateKind, Transition,
 };
@@ -18,13 +24,38 @@ use redwire_core::resp::Value;
 
 use crate::pubsub::Sink;
 
-/// Where the answer to one request goes.
-pub(crate) type ReplySender = oneshot::Sender<Result<Value, RequestError>>;
+/// The answer to one request, as the core gives it.
+pub(crate) type Answer = Result<Value, RequestError>;
+
+/// Names the reply slot of one request: its index, and its generation when it was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlotId {
+    index: u32,
+    generation: u32,
+}
+
+enum SlotState {
+    /// On the free list.
+    Free,
+    /// Taken by a request not answered yet; the waker of the task awaiting it, once polled.
+    Waiting(Option<Waker>),
+    /// Answered, not read yet.
+    Answered(Answer),
+    /// The driver stopped without answering (its runtime shut down).
+    Stopped,
+    /// Its reply future was dropped unanswered: the slot is freed when the answer comes.
+    Abandoned,
+}
+
+struct Slot {
+    generation: u32,
+    state: SlotState,
+}
 
 /// A message from a handle to the driver.
 pub(crate) enum Msg {
-    /// Submit this request and answer it through the sender.
-    Request(Request, ReplySender),
+    /// Submit this request and answer it in this slot.
+    Request(Request, SlotId),
     /// Close gracefully.
     Close,
 }
@@ -55,6 +86,53 @@ struct Queue {
     waker: Option<Waker>,
     /// Set when the driver stopped: nothing is queued any more.
     ended: Option<Ended>,
+    /// Reply slots, reused; a slot is taken by a request and freed once its answer is read
+    /// (or, if its reply future was dropped, once it is answered).
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+}
+
+impl Queue {
+    fn take_slot(&mut self) -> SlotId {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                let index = u32::try_from(self.slots.len()).expect("more than u32::MAX requests");
+                self.slots.push(Slot {
+                    generation: 0,
+                    state: SlotState::Free,
+                });
+                index
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.state = SlotState::Waiting(None);
+        SlotId {
+            index,
+            generation: slot.generation,
+        }
+    }
+
+    /// The slot `id` names, unless it was freed since.
+    fn slot(&mut self, id: SlotId) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(id.index as usize)
+            .filter(|s| s.generation == id.generation)
+    }
+
+    fn free_slot(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.state = SlotState::Free;
+        self.free.push(index);
+    }
+}
+
+/// What a reply future finds in its slot.
+pub(crate) enum Polled {
+    Answered(Answer),
+    /// The driver stopped without answering.
+    Stopped,
 }
 
 pub(crate) struct Shared {
@@ -74,6 +152,8 @@ impl Shared {
                 msgs: Vec::new(),
                 waker: None,
                 ended: None,
+                slots: Vec::new(),
+                free: Vec::new(),
             }),
             state: AtomicU8::new(encode_state(StateKind::Connecting)),
             subscribers: Mutex::new(Vec::new()),
@@ -147,6 +227,105 @@ impl Shared {
             w.wake();
         }
         Ok(())
+    }
+
+    /// Queues a request with a reply slot taken for it (under the same lock), or gives the
+    /// reason if the driver ended.
+    pub(crate) fn push_request(&self, request: Request) -> Result<SlotId, Ended> {
+        let (id, waker) = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(ended) = &q.ended {
+                return Err(ended.clone());
+            }
+            let id = q.take_slot();
+            q.msgs.push(Msg::Request(request, id));
+            (id, q.waker.take())
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(id)
+    }
+
+    /// Puts every answer in its slot under one lock, then wakes the tasks awaiting them.
+    /// `wakers` is scratch space, left empty.
+    pub(crate) fn answer(&self, answers: &mut Vec<(SlotId, Answer)>, wakers: &mut Vec<Waker>) {
+        {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            for (id, answer) in answers.drain(..) {
+                let Some(slot) = q.slot(id) else { continue };
+                match std::mem::replace(&mut slot.state, SlotState::Answered(answer)) {
+                    SlotState::Waiting(waker) => wakers.extend(waker),
+                    SlotState::Abandoned => q.free_slot(id.index),
+                    // Answered twice: the core answers each request once; keep the first.
+                    other => slot.state = other,
+                }
+            }
+        }
+        for w in wakers.drain(..) {
+            w.wake();
+        }
+    }
+
+    /// What slot `id` holds for the reply future that owns it: its answer (the slot is then
+    /// freed), or `None` after registering the future's waker.
+    pub(crate) fn poll_reply(&self, id: SlotId, cx: &mut Context<'_>) -> Option<Polled> {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(slot) = q.slot(id) else {
+            // Freed while a future still owns it: cannot happen, but must not hang.
+            return Some(Polled::Stopped);
+        };
+        let polled = match std::mem::replace(&mut slot.state, SlotState::Free) {
+            SlotState::Answered(answer) => Polled::Answered(answer),
+            SlotState::Waiting(waker) => {
+                let waker = match waker {
+                    Some(w) if w.will_wake(cx.waker()) => w,
+                    _ => cx.waker().clone(),
+                };
+                slot.state = SlotState::Waiting(Some(waker));
+                return None;
+            }
+            // Free or abandoned: not owned by a live future; cannot happen, but must not hang.
+            SlotState::Stopped | SlotState::Free | SlotState::Abandoned => Polled::Stopped,
+        };
+        q.free_slot(id.index);
+        Some(polled)
+    }
+
+    /// The reply future owning slot `id` was dropped: free it, or let the driver free it when
+    /// the answer comes.
+    pub(crate) fn abandon(&self, id: SlotId) {
+        let answer = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(slot) = q.slot(id) else { return };
+            match std::mem::replace(&mut slot.state, SlotState::Abandoned) {
+                SlotState::Waiting(_) => return,
+                state => {
+                    q.free_slot(id.index);
+                    state
+                }
+            }
+        };
+        // A large value is freed outside the lock.
+        drop(answer);
+    }
+
+    /// The driver stopped unfinished: every request still waiting is told so.
+    pub(crate) fn stop_slots(&self) {
+        let mut wakers = Vec::new();
+        {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            for index in 0..q.slots.len() {
+                match std::mem::replace(&mut q.slots[index].state, SlotState::Stopped) {
+                    SlotState::Waiting(waker) => wakers.extend(waker),
+                    SlotState::Abandoned => q.free_slot(index as u32),
+                    other => q.slots[index].state = other,
+                }
+            }
+        }
+        for w in wakers {
+            w.wake();
+        }
     }
 
     /// Moves every queued message into `out` (which must be empty); registers the driver's
@@ -262,9 +441,124 @@ mod tests {
         }
     }
 
-    fn request() -> Msg {
-        let (tx, _rx) = oneshot::channel();
-        Msg::Request(Request::single(&cmd("PING")), tx)
+    fn request() -> Request {
+        Request::single(&cmd("PING"))
+    }
+
+    fn counting() -> (Arc<CountingWaker>, Waker) {
+        let counter = Arc::new(CountingWaker::default());
+        let waker = Waker::from(counter.clone());
+        (counter, waker)
+    }
+
+    fn slot_of(msg: &Msg) -> SlotId {
+        match msg {
+            Msg::Request(_, slot) => *slot,
+            Msg::Close => panic!("not a request"),
+        }
+    }
+
+    fn answered(polled: Option<Polled>) -> Answer {
+        match polled {
+            Some(Polled::Answered(answer)) => answer,
+            Some(Polled::Stopped) => panic!("stopped"),
+            None => panic!("pending"),
+        }
+    }
+
+    /// Each answer reaches the future that owns its slot, once, and wakes it; the slot is then
+    /// reused, and an answer for the request that had it before is not delivered to the new one.
+    #[test]
+    fn answers_reach_their_own_slot_once() {
+        let shared = Shared::new();
+        let (counter, waker) = counting();
+        let mut cx = Context::from_waker(&waker);
+        let a = shared.push_request(request()).unwrap();
+        let b = shared.push_request(request()).unwrap();
+        assert_ne!(a, b);
+        assert!(shared.poll_reply(a, &mut cx).is_none());
+        assert!(shared.poll_reply(b, &mut cx).is_none());
+
+        let mut wakers = Vec::new();
+        let mut answers = vec![(b, Ok(Value::Integer(2))), (a, Ok(Value::Integer(1)))];
+        shared.answer(&mut answers, &mut wakers);
+        assert!(answers.is_empty() && wakers.is_empty());
+        assert_eq!(counter.0.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            answered(shared.poll_reply(a, &mut cx)),
+            Ok(Value::Integer(1))
+        );
+
+        // `a`'s slot is reused with a new generation: a late answer for `a` is not delivered.
+        let c = shared.push_request(request()).unwrap();
+        let mut answers = vec![(a, Ok(Value::Integer(99)))];
+        shared.answer(&mut answers, &mut wakers);
+        assert!(shared.poll_reply(c, &mut cx).is_none());
+        let mut answers = vec![(c, Ok(Value::Integer(3)))];
+        shared.answer(&mut answers, &mut wakers);
+        assert_eq!(
+            answered(shared.poll_reply(c, &mut cx)),
+            Ok(Value::Integer(3))
+        );
+        assert_eq!(
+            answered(shared.poll_reply(b, &mut cx)),
+            Ok(Value::Integer(2))
+        );
+    }
+
+    /// A reply future dropped before or after its answer frees its slot (no leak); nobody else
+    /// gets that answer.
+    #[test]
+    fn abandoned_slots_are_freed() {
+        let shared = Shared::new();
+        let (_, waker) = counting();
+        let mut cx = Context::from_waker(&waker);
+        let mut wakers = Vec::new();
+        // Dropped before the answer: freed when the answer comes.
+        let a = shared.push_request(request()).unwrap();
+        shared.abandon(a);
+        // Dropped after the answer: freed at once.
+        let b = shared.push_request(request()).unwrap();
+        let mut answers = vec![(b, Ok(Value::Integer(2)))];
+        shared.answer(&mut answers, &mut wakers);
+        shared.abandon(b);
+        let mut answers = vec![(a, Ok(Value::Integer(1)))];
+        shared.answer(&mut answers, &mut wakers);
+        {
+            let q = shared.queue.lock().unwrap();
+            assert_eq!(q.free.len(), q.slots.len(), "every slot is free again");
+        }
+        let c = shared.push_request(request()).unwrap();
+        assert!(shared.poll_reply(c, &mut cx).is_none(), "no stale answer");
+    }
+
+    /// When the driver stops unfinished, every request still waiting learns it (and is woken),
+    /// while an answer already delivered is still read.
+    #[test]
+    fn stopped_driver_answers_waiting_slots() {
+        let shared = Shared::new();
+        let (counter, waker) = counting();
+        let mut cx = Context::from_waker(&waker);
+        let mut batch = Vec::new();
+        let a = shared.push_request(request()).unwrap();
+        let b = shared.push_request(request()).unwrap();
+        shared.take(&mut batch, &mut cx);
+        assert_eq!(batch.iter().map(slot_of).collect::<Vec<_>>(), vec![a, b]);
+        let mut answers = vec![(a, Ok(Value::Integer(1)))];
+        shared.answer(&mut answers, &mut Vec::new());
+        assert!(shared.poll_reply(b, &mut cx).is_none());
+        let woken = counter.0.load(Ordering::SeqCst);
+        drop(shared.end(Ended::Stopped));
+        shared.stop_slots();
+        assert_eq!(counter.0.load(Ordering::SeqCst), woken + 1);
+        assert!(matches!(
+            shared.poll_reply(b, &mut cx),
+            Some(Polled::Stopped)
+        ));
+        assert_eq!(
+            answered(shared.poll_reply(a, &mut cx)),
+            Ok(Value::Integer(1))
+        );
     }
 
     /// Many requests queued while the driver is idle cost one wake-up, and come out as one batch.
@@ -279,7 +573,7 @@ mod tests {
         shared.take(&mut batch, &mut cx);
         assert!(batch.is_empty());
         for _ in 0..64 {
-            assert!(shared.push(request()).is_ok());
+            assert!(shared.push_request(request()).is_ok());
         }
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
         shared.take(&mut batch, &mut cx);
@@ -287,7 +581,7 @@ mod tests {
 
         // Busy driver (took a batch, has not come back empty-handed): pushes do not wake it.
         batch.clear();
-        assert!(shared.push(request()).is_ok());
+        assert!(shared.push_request(request()).is_ok());
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
         shared.take(&mut batch, &mut cx);
         assert_eq!(batch.len(), 1);
@@ -303,13 +597,13 @@ mod tests {
     #[test]
     fn end_refuses_and_returns_leftovers() {
         let shared = Shared::new();
-        assert!(shared.push(request()).is_ok());
-        assert!(shared.push(request()).is_ok());
+        assert!(shared.push_request(request()).is_ok());
+        assert!(shared.push_request(request()).is_ok());
         let reason = CloseReason::PeerClosed;
         assert_eq!(shared.end(Ended::Failed(reason.clone())).len(), 2);
-        match shared.push(request()) {
+        match shared.push_request(request()) {
             Err(ended) => assert_eq!(ended.error(), crate::Error::Failed(reason)),
-            Ok(()) => panic!("accepted after the end"),
+            Ok(_) => panic!("accepted after the end"),
         }
         let (mut rx, _) = shared.subscribe();
         let waker = Waker::from(Arc::new(CountingWaker::default()));
