@@ -173,6 +173,18 @@
 //! A connection that stayed up for [`healthy_after`](conn::Backoff::healthy_after) resets
 //! the count, and when it is lost the next attempt is made at once.
 //!
+//! # The handshake
+//!
+//! Each new socket runs the handshake before any request is written. With RESP3 it sends
+//! `HELLO 3 [AUTH user pass] [SETNAME name]` alone first (a server that answers `ERR` or
+//! `NOPROTO` is spoken to in RESP2, with `AUTH` and `CLIENT SETNAME`); then `SELECT`, the
+//! configured [`handshake_commands`](conn::Config::handshake_commands) and a final `PING`
+//! are pipelined. The handshake is complete when the `PING` is answered, so it always
+//! takes at least one round trip. The `PING` is the readiness probe: a restarted server
+//! still loading its dataset accepts `HELLO`, `AUTH` and `SELECT` but answers `PING` with
+//! `LOADING`, so the attempt ends with a retryable `HandshakeRejected` and backs off,
+//! and queued requests stay queued, unwritten, instead of each being refused.
+//!
 //! # Close reasons
 //!
 //! Every end of a socket or attempt has a [`CloseReason`](conn::CloseReason), and

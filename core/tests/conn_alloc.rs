@@ -62,6 +62,10 @@ fn steady_state_requests_do_not_allocate() {
     while conn.poll_output().is_some() {}
     conn.handle_input(Input::SocketOpened, now);
     while conn.poll_output().is_some() {}
+    // The handshake's `PING` probe (RESP2, no options: nothing else).
+    conn.handle_input(Input::Received(b"+PONG\r\n"), now);
+    while conn.poll_output().is_some() {}
+    assert_eq!(conn.state(), redwire_core::conn::StateKind::Connected);
     let request = Request::single(&cmd("GET").arg("key"));
     // Bulk string replies are slices of the read buffer (zero-copy), so they allocate
     // nothing either once the buffer has grown to its working size.

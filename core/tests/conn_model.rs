@@ -20,12 +20,14 @@ fn script() -> impl Strategy<Value = Script> {
         ],
         proptest::option::weighted(0.04, code()),
         proptest::option::weighted(0.04, code()),
+        proptest::option::weighted(0.04, code()),
         proptest::bool::weighted(0.2),
     )
-        .prop_map(|(hello, auth, select, pushes)| Script {
+        .prop_map(|(hello, auth, select, ping, pushes)| Script {
             hello,
             auth,
             select,
+            ping,
             pushes,
         })
 }

@@ -23,6 +23,7 @@ struct Harness {
     replies: Vec<(RequestId, Result<Value, RequestError>)>,
     events: Vec<PubSubEvent>,
     raw_pushes: usize,
+    protocol: ProtocolVersion,
 }
 
 impl Harness {
@@ -39,6 +40,7 @@ impl Harness {
             replies: Vec::new(),
             events: Vec::new(),
             raw_pushes: 0,
+            protocol,
         }
     }
 
@@ -59,16 +61,30 @@ impl Harness {
         }
     }
 
-    /// Opens the socket and completes the handshake (RESP3: answers HELLO).
+    /// Opens the socket and completes the handshake.
     fn connect(&mut self) {
-        self.pump();
-        self.conn.handle_input(Input::SocketOpened, self.now);
-        self.pump();
-        if self.conn.state() != StateKind::Connected {
-            self.feed(&[Value::Map(vec![(bulk("proto"), Value::Integer(3))])]);
-        }
-        assert_eq!(self.conn.state(), StateKind::Connected);
+        self.connect_keep_written();
         self.written.clear();
+    }
+
+    /// Answers the handshake the connection wrote on a fresh socket (RESP3: `HELLO 3`,
+    /// then the `PING` probe; RESP2: the `PING` alone), checking its exact bytes. Only the
+    /// handshake is cleared from `written`: what follows it (restored subscriptions,
+    /// queued requests) is kept.
+    fn handshake(&mut self) {
+        if self.protocol == ProtocolVersion::Resp3 {
+            assert_eq!(self.take_written(), "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n");
+            self.feed(&[Value::Map(vec![(bulk("proto"), Value::Integer(3))])]);
+            assert_eq!(self.conn.state(), StateKind::Connecting);
+        }
+        assert_eq!(self.take_written(), "*1\r\n$4\r\nPING\r\n");
+        assert_eq!(
+            self.conn.state(),
+            StateKind::Connecting,
+            "PING not answered yet"
+        );
+        self.feed(&[Value::SimpleString(Bytes::from_static(b"PONG"))]);
+        assert_eq!(self.conn.state(), StateKind::Connected);
     }
 
     fn feed(&mut self, values: &[Value]) {
@@ -94,6 +110,8 @@ impl Harness {
         self.conn.handle_input(Input::Eof, self.now);
         self.pump();
         assert_eq!(self.conn.state(), StateKind::Reconnecting);
+        // What the lost socket was given is not what the new one is.
+        self.written.clear();
         self.now += Duration::from_secs(1);
         self.conn.handle_input(Input::Timeout, self.now);
         self.connect_keep_written();
@@ -103,11 +121,7 @@ impl Harness {
         self.pump();
         self.conn.handle_input(Input::SocketOpened, self.now);
         self.pump();
-        if self.conn.state() != StateKind::Connected {
-            self.written.clear();
-            self.feed(&[Value::Map(vec![(bulk("proto"), Value::Integer(3))])]);
-        }
-        assert_eq!(self.conn.state(), StateKind::Connected);
+        self.handshake();
     }
 }
 

@@ -85,7 +85,10 @@ fn connecting_to_connected_after_the_handshake_and_queued_requests_follow() {
     assert_eq!(sim.server.as_ref().unwrap().names, Vec::<String>::new());
     sim.pump();
     assert_eq!(last(&sim), (Connecting, Connected, None, 1));
-    assert_eq!(sim.server.as_ref().unwrap().names, ["HELLO", "ECHO"]);
+    assert_eq!(
+        sim.server.as_ref().unwrap().names,
+        ["HELLO", "PING", "ECHO"]
+    );
     assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
     assert_eq!(sim.conn.protocol(), Some(ProtocolVersion::Resp3));
     sim.finish();
@@ -611,27 +614,95 @@ fn resp2_fallback_sends_auth_setname_select_and_user_commands() {
     sim.pump();
     assert_eq!(
         sim.server.as_ref().unwrap().names,
-        ["HELLO", "AUTH", "CLIENT", "SELECT", "PING", "ECHO"]
+        ["HELLO", "AUTH", "CLIENT", "SELECT", "PING", "PING", "ECHO"]
     );
     assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
     sim.finish();
 }
 
 #[test]
-fn resp3_handshake_is_hello_then_select() {
+fn resp3_handshake_is_hello_then_select_and_the_ping_probe() {
     let mut sim = Sim::new(config_variant(false, true, 2, false, None));
     sim.open(true);
     sim.pump();
-    assert_eq!(sim.server.as_ref().unwrap().names, ["HELLO", "SELECT"]);
+    assert_eq!(
+        sim.server.as_ref().unwrap().names,
+        ["HELLO", "SELECT", "PING"]
+    );
     sim.finish();
 }
 
 #[test]
-fn resp2_configured_skips_hello_and_an_empty_handshake_is_immediate() {
+fn resp2_configured_skips_hello_and_an_empty_handshake_is_the_ping_probe() {
     let mut sim = Sim::new(config_variant(true, false, 0, false, None));
+    let id = sim.submit(1, PLAIN);
     sim.open(true);
-    assert_eq!(sim.state, Connected);
-    assert!(sim.unwritten.is_empty());
+    // Even with nothing to set up, one round trip: the readiness probe alone.
+    assert_eq!(sim.state, Connecting);
+    assert_eq!(sim.unwritten.as_ref(), b"*1\r\n$4\r\nPING\r\n");
+    sim.write(usize::MAX);
+    assert_eq!(sim.state, Connecting, "not connected before PONG");
+    assert!(sim.expects[&id].answer.is_none());
+    assert!(sim.unwritten.is_empty(), "no request before the PONG");
+    sim.pump();
+    assert_eq!(last(&sim), (Connecting, Connected, None, 1));
+    assert_eq!(sim.server.as_ref().unwrap().names, ["PING", "ECHO"]);
+    assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
+    sim.finish();
+}
+
+#[test]
+fn a_server_loading_its_dataset_is_retried_and_requests_wait_unwritten() {
+    // A restarted server loading its dataset: HELLO and SELECT accepted, PING refused.
+    let mut sim = Sim::new(config_variant(false, true, 2, false, None));
+    let loading = Script {
+        ping: Some(Code::Loading),
+        ..Script::OK
+    };
+    sim.scripts.push(loading);
+    sim.scripts.push(loading);
+    let ids: Vec<_> = (0..3).map(|_| sim.submit(1, PLAIN)).collect();
+    for attempt in 1..=2 {
+        sim.open(true);
+        // HELLO alone, its reply, then SELECT and the probe.
+        sim.write(usize::MAX);
+        sim.read(usize::MAX);
+        sim.write(usize::MAX);
+        assert_eq!(
+            sim.server.as_ref().unwrap().names,
+            ["HELLO", "SELECT", "PING"],
+            "attempt {attempt}: only the handshake was written"
+        );
+        assert!(sim.unwritten.is_empty());
+        sim.read(usize::MAX);
+        match last(&sim) {
+            (Connecting, Reconnecting, Some(CloseReason::HandshakeRejected(e)), n) => {
+                assert_eq!(e.code, ServerErrorCode::Loading);
+                assert_eq!(n, attempt + 1, "the next attempt's number");
+            }
+            other => panic!("attempt {attempt}: {other:?}"),
+        }
+        assert!(!sim.transitions.iter().any(|t| t.1 == Connected));
+        assert!(sim.executed.is_empty(), "no request ran");
+        for id in &ids {
+            assert!(sim.expects[id].answer.is_none(), "still queued: {id:?}");
+        }
+        assert_eq!(sim.conn.backlog(), 3);
+        assert!(sim.fire_next_timer(), "backoff timer armed");
+        assert_eq!(sim.state, Connecting);
+    }
+    // Loading is over: the next attempt completes and the queued requests are answered.
+    sim.open(true);
+    sim.pump();
+    assert_eq!(last(&sim), (Connecting, Connected, None, 3));
+    assert_eq!(
+        sim.server.as_ref().unwrap().names,
+        ["HELLO", "SELECT", "PING", "ECHO", "ECHO", "ECHO"]
+    );
+    for id in ids {
+        assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
+        assert_eq!(sim.expects[&id].answers, 1);
+    }
     sim.finish();
 }
 
@@ -667,7 +738,7 @@ fn pushes_never_take_a_reply_slot() {
     for id in ids {
         assert!(answer(&sim, id).is_ok());
     }
-    assert_eq!(sim.pushes, 8, "one per command: HELLO and 7 ECHOs");
+    assert_eq!(sim.pushes, 9, "one per command: HELLO, PING and 7 ECHOs");
     sim.finish();
 }
 
@@ -884,7 +955,7 @@ fn an_old_server_requiring_a_password_answers_hello_with_noauth_and_gets_auth() 
     assert_eq!(sim.state, Connected);
     assert_eq!(
         sim.server.as_ref().unwrap().names,
-        ["HELLO", "AUTH", "CLIENT"]
+        ["HELLO", "AUTH", "CLIENT", "PING"]
     );
     assert_eq!(sim.conn.protocol(), Some(ProtocolVersion::Resp2));
     sim.finish();

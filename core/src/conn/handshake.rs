@@ -3,7 +3,11 @@
 //! With RESP3 it first sends `HELLO 3 [AUTH user pass] [SETNAME name]` alone, because
 //! what follows depends on the answer: a server without `HELLO` (or without RESP3)
 //! answers `ERR`/`NOPROTO`, and the handshake falls back to RESP2 with `AUTH` and
-//! `CLIENT SETNAME`. Then `SELECT` and the configured handshake commands are pipelined.
+//! `CLIENT SETNAME`. Then `SELECT`, the configured handshake commands and a final `PING`
+//! are pipelined. The `PING` is the readiness probe: a server still loading its dataset
+//! accepts `HELLO`, `AUTH` and `SELECT` but answers `PING` with `LOADING`, which makes the
+//! attempt a retryable rejection (the client backs off) instead of a connection that
+//! refuses every request until loading ends.
 //! Every reply is consumed here; the first error reply ends the handshake with that
 //! typed error, and [`CloseReason::is_retryable`](super::CloseReason::is_retryable)
 //! alone decides what happens next.
@@ -25,7 +29,7 @@ pub(crate) struct Handshake {
 enum Step {
     /// `HELLO 3` sent alone, waiting for its reply.
     Hello,
-    /// Authentication, name, database and user commands pipelined.
+    /// Authentication, name, database, user commands and the `PING` probe pipelined.
     Setup(ProtocolVersion),
 }
 
@@ -34,7 +38,7 @@ enum Step {
 pub(crate) enum Progress {
     /// More replies are expected (new commands may have been written).
     Pending,
-    /// Done, with the protocol the server speaks.
+    /// Done (the `PING` probe was answered), with the protocol the server speaks.
     Done(ProtocolVersion),
     /// The server refused a handshake command.
     Rejected(ServerError),
@@ -42,8 +46,11 @@ pub(crate) enum Progress {
 
 impl Handshake {
     /// Writes the first handshake commands to `out`.
+    ///
+    /// The progress is always [`Progress::Pending`]: every handshake ends with the
+    /// `PING` probe, so it takes at least one round trip.
     pub(crate) fn start(config: &Config, out: &mut BytesMut) -> (Handshake, Progress) {
-        match config.protocol {
+        let hs = match config.protocol {
             ProtocolVersion::Resp3 => {
                 let mut hello = cmd("HELLO").arg("3");
                 if let Some(password) = &config.password {
@@ -54,20 +61,19 @@ impl Handshake {
                     hello = hello.arg("SETNAME").arg(name.as_str());
                 }
                 hello.write_to(out);
-                (
-                    Handshake {
-                        step: Step::Hello,
-                        pending: 1,
-                    },
-                    Progress::Pending,
-                )
+                Handshake {
+                    step: Step::Hello,
+                    pending: 1,
+                }
             }
             ProtocolVersion::Resp2 => Self::setup(config, ProtocolVersion::Resp2, out),
-        }
+        };
+        (hs, Progress::Pending)
     }
 
-    /// Pipelines the commands after `HELLO` (or all of them with RESP2).
-    fn setup(config: &Config, proto: ProtocolVersion, out: &mut BytesMut) -> (Handshake, Progress) {
+    /// Pipelines the commands after `HELLO` (or all of them with RESP2), ending with
+    /// the `PING` readiness probe, so at least one reply is always expected.
+    fn setup(config: &Config, proto: ProtocolVersion, out: &mut BytesMut) -> Handshake {
         let mut n = 0;
         if proto == ProtocolVersion::Resp2 {
             // With RESP3 these were arguments of HELLO.
@@ -95,27 +101,24 @@ impl Handshake {
             c.write_to(out);
             n += 1;
         }
+        // The readiness probe, last so that it runs once everything above was accepted.
+        // A server loading its dataset accepts the commands above but refuses `PING`
+        // with `LOADING`, a retryable rejection: the attempt backs off and requests stay
+        // queued, unwritten, instead of being refused one by one.
+        cmd("PING").write_to(out);
+        n += 1;
         // Subscriptions are restored right after this handshake, ahead of any request
         // (see `pubsub::restore_subscriptions`): their confirmations are push frames in
         // RESP3, counted apart from these replies.
-        let progress = if n == 0 {
-            Progress::Done(proto)
-        } else {
-            Progress::Pending
-        };
-        (
-            Handshake {
-                step: Step::Setup(proto),
-                pending: n,
-            },
-            progress,
-        )
+        Handshake {
+            step: Step::Setup(proto),
+            pending: n,
+        }
     }
 
     fn fall_back(&mut self, config: &Config, out: &mut BytesMut) -> Progress {
-        let (next, progress) = Self::setup(config, ProtocolVersion::Resp2, out);
-        *self = next;
-        progress
+        *self = Self::setup(config, ProtocolVersion::Resp2, out);
+        Progress::Pending
     }
 
     /// Consumes one (non-push) reply; may write the next step's commands to `out`.
@@ -137,9 +140,8 @@ impl Handshake {
                 _ => Progress::Rejected(e),
             },
             (Step::Hello, _) => {
-                let (next, progress) = Self::setup(config, ProtocolVersion::Resp3, out);
-                *self = next;
-                progress
+                *self = Self::setup(config, ProtocolVersion::Resp3, out);
+                Progress::Pending
             }
             (Step::Setup(_), Value::Error(e)) => Progress::Rejected(e),
             (Step::Setup(proto), _) if self.pending == 0 => Progress::Done(proto),

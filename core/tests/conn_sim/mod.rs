@@ -128,6 +128,9 @@ pub struct Script {
     pub auth: Option<Code>,
     /// Answer to `SELECT`, `None`: `+OK`.
     pub select: Option<Code>,
+    /// Answer to every `PING` (the handshake's readiness probe, health checks), `None`:
+    /// `+PONG`. `Some(Code::Loading)` is a server still loading its dataset.
+    pub ping: Option<Code>,
     /// Send a push frame before every reply.
     pub pushes: bool,
 }
@@ -137,6 +140,7 @@ impl Script {
         hello: Hello::Accept,
         auth: None,
         select: None,
+        ping: None,
         pushes: false,
     };
 }
@@ -220,7 +224,10 @@ impl FakeServer {
                 "AUTH" => self.script.auth.map_or(ok(), |c| server_error(c.code())),
                 "SELECT" => self.script.select.map_or(ok(), |c| server_error(c.code())),
                 "CLIENT" => ok(),
-                "PING" => Value::SimpleString(Bytes::from_static(b"PONG")),
+                "PING" => self.script.ping.map_or_else(
+                    || Value::SimpleString(Bytes::from_static(b"PONG")),
+                    |c| server_error(c.code()),
+                ),
                 "ECHO" => {
                     self.saw_user_command = true;
                     // Submission order is kept on every connection, requeued requests
@@ -910,6 +917,7 @@ pub fn scenario_from_bytes(data: &[u8]) -> (Config, Vec<Step>) {
                     hello,
                     auth: (arg % 16 == 9).then_some(code),
                     select: (arg % 16 == 10).then_some(code),
+                    ping: (arg % 16 == 11).then_some(code),
                     pushes: arg & 4 != 0,
                 })
             }
