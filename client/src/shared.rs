@@ -275,18 +275,20 @@ impl Shared {
             // Freed while a future still owns it: cannot happen, but must not hang.
             return Some(Polled::Stopped);
         };
+        if let SlotState::Waiting(waker) = &mut slot.state {
+            // Checked in place: moving the state out and back costs more than the check.
+            match waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *waker = Some(cx.waker().clone()),
+            }
+            return None;
+        }
         let polled = match std::mem::replace(&mut slot.state, SlotState::Free) {
             SlotState::Answered(answer) => Polled::Answered(answer),
-            SlotState::Waiting(waker) => {
-                let waker = match waker {
-                    Some(w) if w.will_wake(cx.waker()) => w,
-                    _ => cx.waker().clone(),
-                };
-                slot.state = SlotState::Waiting(Some(waker));
-                return None;
-            }
             // Free or abandoned: not owned by a live future; cannot happen, but must not hang.
-            SlotState::Stopped | SlotState::Free | SlotState::Abandoned => Polled::Stopped,
+            SlotState::Stopped | SlotState::Free | SlotState::Abandoned | SlotState::Waiting(_) => {
+                Polled::Stopped
+            }
         };
         q.free_slot(id.index);
         Some(polled)
