@@ -930,48 +930,6 @@ fn large_requests_are_handed_out_without_copying_and_in_order() {
     assert_eq!(replies[&c], Value::BulkString("c".into()));
 }
 
-/// A large `Bytes` argument of a command moved into its request reaches the socket as its own
-/// buffer (never copied), between the rest of the command, and the request is answered.
-#[test]
-fn large_bytes_arguments_of_a_moved_command_are_not_copied() {
-    let mut sim = connected(sim_config());
-    let big = bytes::Bytes::from(vec![b'y'; 20_000]);
-    let small = redwire_core::conn::Request::from(redwire_core::resp::cmd("ECHO").arg("a"));
-    let a = sim.conn.submit(small, sim.now);
-    let echo = redwire_core::resp::cmd("ECHO").arg(big.clone());
-    let expected = echo.to_bytes();
-    let request = redwire_core::conn::Request::from(echo);
-    assert_eq!(&request.bytes()[..], &expected[..]);
-    let b = sim.conn.submit(request, sim.now);
-    let mut transmits = vec![];
-    while let Some(out) = sim.conn.poll_output() {
-        if let redwire_core::conn::Output::Transmit(bytes) = out {
-            transmits.push(bytes);
-        }
-    }
-    assert_eq!(transmits.len(), 3, "before, the argument, after");
-    assert_eq!(
-        transmits[1].as_ptr(),
-        big.as_ptr(),
-        "the argument's own bytes"
-    );
-    let all: Vec<u8> = transmits.concat();
-    assert!(all.ends_with(&expected));
-    let mut server = FakeServer::new(Script::OK);
-    let mut executed = Default::default();
-    server.feed(&all, &mut executed);
-    sim.conn.handle_input(Input::Written(all.len()), sim.now);
-    sim.conn.handle_input(Input::Received(&server.out), sim.now);
-    let mut replies = std::collections::HashMap::new();
-    while let Some(out) = sim.conn.poll_output() {
-        if let redwire_core::conn::Output::Reply { id, result } = out {
-            replies.insert(id, result.unwrap());
-        }
-    }
-    assert_eq!(replies[&a], Value::BulkString("a".into()));
-    assert_eq!(replies[&b], Value::BulkString(big));
-}
-
 #[test]
 fn queue_limit_also_bounds_requests_awaiting_replies() {
     let mut sim = connected(sim_config());

@@ -147,10 +147,9 @@ impl Request {
         self.options = options;
         self
     }
-    /// The encoded commands, as they will be written (copied together when large arguments
-    /// of a command moved in are kept apart).
-    pub fn bytes(&self) -> std::borrow::Cow<'_, [u8]> {
-        self.bytes.to_cow()
+    /// The encoded commands, as they will be written.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.as_slice()
     }
     /// How many replies answer this request (the number of commands).
     pub fn reply_count(&self) -> u32 {
@@ -169,41 +168,18 @@ impl From<Cmd> for Request {
 }
 
 /// A request's encoded bytes: still owned by it (written by copying into the write buffer,
-/// which allocates nothing), or shared once handed out whole in a `Transmit`, or a command's
-/// buffer with large arguments to hand out as they are (each at its offset in the buffer).
+/// which allocates nothing), or shared once handed out whole in a `Transmit`.
 #[derive(Debug, Clone)]
 pub(crate) enum Payload {
     Owned(BytesMut),
     Shared(Bytes),
-    Parts(BytesMut, Vec<(usize, Bytes)>),
 }
 
 impl Payload {
-    /// The bytes of a payload in one piece (`Parts` has its large arguments apart).
-    fn contiguous(&self) -> Option<&[u8]> {
+    pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
-            Payload::Owned(b) => Some(b),
-            Payload::Shared(b) => Some(b),
-            Payload::Parts(..) => None,
-        }
-    }
-
-    /// The bytes as they will be written, copied together if they are in parts.
-    fn to_cow(&self) -> std::borrow::Cow<'_, [u8]> {
-        match (self.contiguous(), self) {
-            (Some(b), _) => std::borrow::Cow::Borrowed(b),
-            (None, Payload::Parts(head, parts)) => {
-                let mut out = Vec::new();
-                let mut at = 0;
-                for (offset, payload) in parts {
-                    out.extend_from_slice(&head[at..*offset]);
-                    out.extend_from_slice(payload);
-                    at = *offset;
-                }
-                out.extend_from_slice(&head[at..]);
-                std::borrow::Cow::Owned(out)
-            }
-            (None, _) => unreachable!("only parts are not contiguous"),
+            Payload::Owned(b) => b,
+            Payload::Shared(b) => b,
         }
     }
 
@@ -214,17 +190,14 @@ impl Payload {
         }
         match self {
             Payload::Shared(b) => b.clone(),
-            Payload::Owned(_) | Payload::Parts(..) => unreachable!("just shared, or never"),
+            Payload::Owned(_) => unreachable!("just shared"),
         }
     }
 }
 
 impl From<Cmd> for Payload {
     fn from(cmd: Cmd) -> Payload {
-        match cmd.into_parts() {
-            (head, parts) if parts.is_empty() => Payload::Owned(head),
-            (head, parts) => Payload::Parts(head, parts),
-        }
+        Payload::Owned(cmd.into_encoding())
     }
 }
 
@@ -764,26 +737,12 @@ impl Connection {
         while let Some(entry) = self.queue.pop_front() {
             let start = self.write_offset();
             let mut entry = entry;
-            match &entry.bytes {
-                Payload::Parts(head, parts) => {
-                    // In order: what is buffered, then each large argument as it is.
-                    let mut at = 0;
-                    for (offset, payload) in parts {
-                        self.wbuf.extend_from_slice(&head[at..*offset]);
-                        self.hand_out_buffer();
-                        self.hand_out(payload.clone());
-                        at = *offset;
-                    }
-                    self.wbuf.extend_from_slice(&head[at..]);
-                }
-                bytes if bytes.contiguous().map_or(0, <[u8]>::len) >= ZERO_COPY_MIN => {
-                    // Keep the order: what is buffered goes first, then the large request.
-                    self.hand_out_buffer();
-                    self.hand_out(entry.bytes.share());
-                }
-                bytes => self
-                    .wbuf
-                    .extend_from_slice(bytes.contiguous().unwrap_or_default()),
+            if entry.bytes.as_slice().len() >= ZERO_COPY_MIN {
+                // Keep the order: what is buffered goes first, then the large request.
+                self.hand_out_buffer();
+                self.hand_out(entry.bytes.share());
+            } else {
+                self.wbuf.extend_from_slice(entry.bytes.as_slice());
             }
             let (id, replies) = (entry.id, entry.replies);
             self.push_slot(id, Waiter::Request(entry), replies, start, now);

@@ -27,14 +27,7 @@ pub struct Cmd {
     /// `HEAD_ROOM` bytes kept free for the header, then the encoded arguments.
     args: BytesMut,
     argc: usize,
-    /// Large [`Bytes`] arguments, kept as they are instead of copied into `args`: where each
-    /// goes in `args` (its `$<len>\r\n` before, its `\r\n` after), and the payload.
-    shared: Vec<(usize, Bytes)>,
 }
-
-/// [`Bytes`] arguments at least this large are not copied into the command: a request made
-/// from it ([`Request::from`](crate::conn::Request)) hands them to the socket as they are.
-pub(crate) const SHARED_ARG_MIN: usize = 16 * 1024;
 
 /// Room in front of the arguments for the `*<argc>\r\n` header (at most 20 digits).
 const HEAD_ROOM: usize = 1 + 20 + 2;
@@ -54,11 +47,7 @@ impl Cmd {
     pub fn new() -> Cmd {
         let mut args = BytesMut::with_capacity(INITIAL_CAPACITY);
         args.put_bytes(0, HEAD_ROOM);
-        Cmd {
-            args,
-            argc: 0,
-            shared: Vec::new(),
-        }
+        Cmd { args, argc: 0 }
     }
 
     /// Appends one argument.
@@ -81,18 +70,7 @@ impl Cmd {
 
     /// Appends one argument in place (for building commands in a loop).
     pub fn push_arg<A: ToArg>(&mut self, arg: A) {
-        match arg.as_shared().filter(|b| b.len() >= SHARED_ARG_MIN) {
-            Some(payload) => {
-                let mut digits = [0u8; 20];
-                let len = format_u64(payload.len() as u64, &mut digits);
-                self.args.put_u8(b'$');
-                self.args.extend_from_slice(len);
-                self.args.extend_from_slice(b"\r\n");
-                self.shared.push((self.args.len(), payload.clone()));
-                self.args.extend_from_slice(b"\r\n");
-            }
-            None => arg.write_arg(&mut self.args),
-        }
+        arg.write_arg(&mut self.args);
         self.argc += 1;
     }
 
@@ -101,8 +79,7 @@ impl Cmd {
         self.argc
     }
 
-    /// The encoded arguments, name first (`$<len>\r\n<bytes>\r\n` each), without the
-    /// payloads of large shared arguments (which never hold the name).
+    /// The encoded arguments, name first (`$<len>\r\n<bytes>\r\n` each).
     pub(crate) fn encoded_args(&self) -> &[u8] {
         &self.args[HEAD_ROOM..]
     }
@@ -110,25 +87,19 @@ impl Cmd {
     /// Length in bytes of the command's RESP encoding.
     pub fn encoded_len(&self) -> usize {
         let mut digits = [0u8; 20];
-        let shared: usize = self.shared.iter().map(|(_, b)| b.len()).sum();
-        1 + format_u64(self.argc as u64, &mut digits).len() + 2 + self.encoded_args().len() + shared
+        1 + format_u64(self.argc as u64, &mut digits).len() + 2 + self.encoded_args().len()
     }
 
     /// Appends the command's RESP encoding to `out`.
     pub fn write_to(&self, out: &mut BytesMut) {
         let mut digits = [0u8; 20];
         let argc = format_u64(self.argc as u64, &mut digits);
-        out.reserve(self.encoded_len());
+        let args = self.encoded_args();
+        out.reserve(1 + argc.len() + 2 + args.len());
         out.put_u8(b'*');
         out.extend_from_slice(argc);
         out.extend_from_slice(b"\r\n");
-        let mut at = HEAD_ROOM;
-        for (offset, payload) in &self.shared {
-            out.extend_from_slice(&self.args[at..*offset]);
-            out.extend_from_slice(payload);
-            at = *offset;
-        }
-        out.extend_from_slice(&self.args[at..]);
+        out.extend_from_slice(args);
     }
 
     /// The command's RESP encoding (a copy; [`Cmd::into_bytes`] avoids it).
@@ -139,8 +110,7 @@ impl Cmd {
     }
 
     /// The command's RESP encoding, in the command's own buffer: the header is written into
-    /// the room kept for it, nothing is copied (unless the command holds large shared
-    /// arguments, which must then be copied to make one buffer).
+    /// the room kept for it, nothing is copied.
     ///
     /// ```
     /// use redwire_core::resp::cmd;
@@ -149,17 +119,12 @@ impl Cmd {
     /// assert_eq!(get.to_bytes(), get.clone().into_bytes());
     /// ```
     pub fn into_bytes(self) -> Bytes {
-        if self.shared.is_empty() {
-            self.into_parts().0.freeze()
-        } else {
-            self.to_bytes()
-        }
+        self.into_encoding().freeze()
     }
 
-    /// The encoding as the command's own buffer (header written into the room kept for it;
-    /// still mutable, as freezing a buffer with spare capacity allocates), and the large
-    /// shared arguments with their offsets in that buffer.
-    pub(crate) fn into_parts(self) -> (BytesMut, Vec<(usize, Bytes)>) {
+    /// [`Cmd::into_bytes`], still mutable: the buffer is not yet shared (freezing a buffer
+    /// with spare capacity allocates a small reference count).
+    pub(crate) fn into_encoding(self) -> BytesMut {
         let mut digits = [0u8; 20];
         let argc = format_u64(self.argc as u64, &mut digits);
         let start = HEAD_ROOM - (1 + argc.len() + 2);
@@ -169,11 +134,7 @@ impl Cmd {
         buf[HEAD_ROOM - 2..HEAD_ROOM].copy_from_slice(b"\r\n");
         // Advancing a buffer that was never shared only moves its start: no allocation.
         buf.advance(start);
-        let mut shared = self.shared;
-        for (offset, _) in &mut shared {
-            *offset -= start;
-        }
-        (buf, shared)
+        buf
     }
 }
 
@@ -198,12 +159,6 @@ impl std::fmt::Debug for Cmd {
 pub trait ToArg {
     /// Writes `$<len>\r\n<bytes>\r\n` to `out`.
     fn write_arg(&self, out: &mut BytesMut);
-
-    /// The argument as a shared buffer, if it is one: a large one is then written to the
-    /// socket without being copied into the command.
-    fn as_shared(&self) -> Option<&Bytes> {
-        None
-    }
 }
 
 /// Writes one bulk string.
@@ -259,11 +214,6 @@ impl<T: ToArg + ?Sized> ToArg for &T {
     fn write_arg(&self, out: &mut BytesMut) {
         (**self).write_arg(out)
     }
-
-    #[inline]
-    fn as_shared(&self) -> Option<&Bytes> {
-        (**self).as_shared()
-    }
 }
 
 impl ToArg for str {
@@ -305,11 +255,6 @@ impl ToArg for Bytes {
     #[inline]
     fn write_arg(&self, out: &mut BytesMut) {
         write_bulk(out, self)
-    }
-
-    #[inline]
-    fn as_shared(&self) -> Option<&Bytes> {
-        Some(self)
     }
 }
 
