@@ -24,9 +24,21 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 ///
 /// ```
 /// use std::io;
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll};
 /// use std::time::Instant;
 /// use redwire_client::runtime::{AsyncStream, AsyncTimer, BoxFuture, Runtime};
 /// use redwire_core::conn::Endpoint;
+///
+/// #[derive(Debug)]
+/// struct NeverFires;
+///
+/// impl AsyncTimer for NeverFires {
+///     fn reset(self: Pin<&mut Self>, _: Instant) {}
+///     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+///         Poll::Pending
+///     }
+/// }
 ///
 /// /// A runtime that cannot connect anywhere, to show the shape of the trait.
 /// #[derive(Debug)]
@@ -36,8 +48,8 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 ///     fn connect(&self, _: &Endpoint) -> BoxFuture<io::Result<Box<dyn AsyncStream>>> {
 ///         Box::pin(async { Err(io::ErrorKind::Unsupported.into()) })
 ///     }
-///     fn new_timer(&self, _: Instant) -> std::pin::Pin<Box<dyn AsyncTimer>> {
-///         unimplemented!("a real runtime returns its sleep future here")
+///     fn new_timer(&self, _: Instant) -> Pin<Box<dyn AsyncTimer>> {
+///         Box::pin(NeverFires) // a real runtime returns its resettable sleep here
 ///     }
 ///     fn spawn(&self, _: BoxFuture<()>) {}
 /// }

@@ -45,12 +45,10 @@ pub(crate) enum Progress {
 }
 
 impl Handshake {
-    /// Writes the first handshake commands to `out`.
-    ///
-    /// The progress is always [`Progress::Pending`]: every handshake ends with the
-    /// `PING` probe, so it takes at least one round trip.
-    pub(crate) fn start(config: &Config, out: &mut BytesMut) -> (Handshake, Progress) {
-        let hs = match config.protocol {
+    /// Writes the first handshake commands to `out`. Every handshake ends with the
+    /// `PING` probe, so it always waits for at least one reply.
+    pub(crate) fn start(config: &Config, out: &mut BytesMut) -> Handshake {
+        match config.protocol {
             ProtocolVersion::Resp3 => {
                 let mut hello = cmd("HELLO").arg("3");
                 if let Some(password) = &config.password {
@@ -67,8 +65,7 @@ impl Handshake {
                 }
             }
             ProtocolVersion::Resp2 => Self::setup(config, ProtocolVersion::Resp2, out),
-        };
-        (hs, Progress::Pending)
+        }
     }
 
     /// Pipelines the commands after `HELLO` (or all of them with RESP2), ending with

@@ -916,14 +916,11 @@ impl Connection {
         self.last_received = now;
         self.last_sent = now;
         self.decoder = Decoder::new(self.config.limits);
-        let (hs, progress) = Handshake::start(&self.config, &mut self.wbuf);
+        let hs = Handshake::start(&self.config, &mut self.wbuf);
         let deadline = now + self.config.handshake_timeout;
         if let State::Connecting(c) = &mut self.state {
             c.phase = Phase::Handshaking(hs);
             c.deadline = deadline;
-        }
-        if let Progress::Done(proto) = progress {
-            self.handshake_done(proto, now);
         }
     }
 
