@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use redwire_client::{
-    cmd, Client, ClientConfig, Invalidation, ProtocolVersion, PubSubEvent, Received, Subscriber,
-    SubscriberConfig, SubscriptionKind, Value,
+    cmd, Client, ClientConfig, Invalidation, Pipeline, ProtocolVersion, PubSubEvent, Received,
+    Subscriber, SubscriberConfig, SubscriptionKind, Value,
 };
 use redwire_e2e::testkit::RedisServer;
 use redwire_e2e::Rt;
@@ -37,6 +37,11 @@ fn config(server: &RedisServer, protocol: ProtocolVersion) -> ClientConfig {
             cap: Duration::from_millis(200),
             ..Default::default()
         })
+}
+
+/// A client of `server` on `rt`, connected.
+async fn connect(rt: &Rt, server: &RedisServer, protocol: ProtocolVersion) -> Client {
+    rt.connect(config(server, protocol)).await.unwrap()
 }
 
 /// Reads until an event matches `pred`; panics with what was seen if none does in time or
@@ -77,6 +82,24 @@ fn is_smessage(e: &PubSubEvent, ch: &str, body: &str) -> bool {
     matches!(e, PubSubEvent::SMessage { channel, payload } if channel == ch && payload == body)
 }
 
+/// Waits for `body` published on channel `ch`.
+async fn expect_message(rt: &Rt, sub: &mut Subscriber, ch: &str, body: &str) {
+    let what = format!("message {body:?} on {ch}");
+    expect_event(rt, sub, &what, |e| is_message(e, ch, body)).await;
+}
+
+/// Waits for `body` published on channel `ch`, received through pattern `pat`.
+async fn expect_pmessage(rt: &Rt, sub: &mut Subscriber, pat: &str, ch: &str, body: &str) {
+    let what = format!("message {body:?} on {ch} through {pat}");
+    expect_event(rt, sub, &what, |e| is_pmessage(e, pat, ch, body)).await;
+}
+
+/// Waits for `body` published on shard channel `ch`.
+async fn expect_smessage(rt: &Rt, sub: &mut Subscriber, ch: &str, body: &str) {
+    let what = format!("shard message {body:?} on {ch}");
+    expect_event(rt, sub, &what, |e| is_smessage(e, ch, body)).await;
+}
+
 async fn publish(client: &Client, channel: &str, body: &str) -> i64 {
     client
         .query::<i64>(&cmd("PUBLISH").arg(channel).arg(body))
@@ -84,22 +107,65 @@ async fn publish(client: &Client, channel: &str, body: &str) -> i64 {
         .expect("PUBLISH")
 }
 
+async fn spublish(client: &Client, channel: &str, body: &str) -> i64 {
+    client
+        .query::<i64>(&cmd("SPUBLISH").arg(channel).arg(body))
+        .await
+        .expect("SPUBLISH")
+}
+
+async fn set(client: &Client, key: &str, value: &str) {
+    client.send(&cmd("SET").arg(key).arg(value)).await.unwrap();
+}
+
+/// `PUBLISH flood i` for every `i` in `0..n`, in one pipeline (sent by the caller).
+fn flood(publisher: &Client, n: usize) -> Pipeline {
+    let mut pipeline = publisher.pipeline();
+    for i in 0..n {
+        pipeline.push(cmd("PUBLISH").arg("flood").arg(i));
+    }
+    pipeline
+}
+
+/// The index a [`flood`] message carries.
+fn flood_index(payload: &[u8]) -> usize {
+    std::str::from_utf8(payload).unwrap().parse().unwrap()
+}
+
+/// Makes `reader` track `cached` (it reads the key) between two writes of it by `writer`,
+/// so the second write invalidates it.
+async fn read_between_two_writes(reader: &Client, writer: &Client) {
+    set(writer, "cached", "1").await;
+    let _: String = reader.query(&cmd("GET").arg("cached")).await.unwrap();
+    set(writer, "cached", "2").await;
+}
+
+/// Waits for the next invalidation and returns what it invalidates.
+async fn expect_invalidation(rt: &Rt, sub: &mut Subscriber, what: &str) -> Invalidation {
+    match expect_event(rt, sub, what, |e| matches!(e, PubSubEvent::Invalidate(_))).await {
+        PubSubEvent::Invalidate(invalidation) => invalidation,
+        _ => unreachable!(),
+    }
+}
+
+/// The invalidation of the single key `cached`.
+fn cached_key() -> Invalidation {
+    Invalidation::Keys(vec!["cached".into()])
+}
+
 async fn publish_receive_resp3_shares_the_connection(rt: Rt) {
     let server = RedisServer::start();
-    let client = rt
-        .connect(config(&server, ProtocolVersion::Resp3))
-        .await
-        .unwrap();
+    let client = connect(&rt, &server, ProtocolVersion::Resp3).await;
     let mut sub = client.subscriber();
     sub.subscribe(&["news", "sport"]).await.unwrap();
     // The same multiplexed connection keeps answering ordinary commands.
-    client.send(&cmd("SET").arg("k").arg("v")).await.unwrap();
+    set(&client, "k", "v").await;
     assert_eq!(publish(&client, "news", "hello").await, 1);
     let got: String = client.query(&cmd("GET").arg("k")).await.unwrap();
     assert_eq!(got, "v");
     assert_eq!(publish(&client, "sport", "goal").await, 1);
-    expect_event(&rt, &mut sub, "news", |e| is_message(e, "news", "hello")).await;
-    expect_event(&rt, &mut sub, "sport", |e| is_message(e, "sport", "goal")).await;
+    expect_message(&rt, &mut sub, "news", "hello").await;
+    expect_message(&rt, &mut sub, "sport", "goal").await;
     // One server-side client: the subscriber did not open a connection of its own.
     let clients: String = client.query(&cmd("CLIENT").arg("LIST")).await.unwrap();
     assert_eq!(clients.lines().count(), 1, "{clients}");
@@ -122,7 +188,7 @@ async fn publish_receive_resp3_shares_the_connection(rt: Rt) {
     let got: String = client.query(&cmd("GET").arg("k")).await.unwrap();
     assert_eq!(got, "v");
     assert_eq!(publish(&client, "raw-2", "r").await, 1);
-    expect_event(&rt, &mut sub, "raw-2", |e| is_message(e, "raw-2", "r")).await;
+    expect_message(&rt, &mut sub, "raw-2", "r").await;
     // No names: every channel the connection has.
     sub.unsubscribe::<&str>(&[]).await.unwrap();
     for channel in ["sport", "raw-1", "raw-2"] {
@@ -152,16 +218,13 @@ async fn publish_receive_resp3_shares_the_connection(rt: Rt) {
 
 async fn publish_receive_resp2_on_a_dedicated_connection(rt: Rt) {
     let server = RedisServer::start();
-    let client = rt
-        .connect(config(&server, ProtocolVersion::Resp2))
-        .await
-        .unwrap();
+    let client = connect(&rt, &server, ProtocolVersion::Resp2).await;
     let mut sub = client.subscriber();
     sub.subscribe(&["news"]).await.unwrap();
     // The client's own connection is not subscribed, so any command still works on it.
-    client.send(&cmd("SET").arg("k").arg("v")).await.unwrap();
+    set(&client, "k", "v").await;
     assert_eq!(publish(&client, "news", "hello").await, 1);
-    expect_event(&rt, &mut sub, "news", |e| is_message(e, "news", "hello")).await;
+    expect_message(&rt, &mut sub, "news", "hello").await;
     let clients: String = client.query(&cmd("CLIENT").arg("LIST")).await.unwrap();
     assert_eq!(clients.lines().count(), 2, "{clients}");
     assert!(clients.contains("sub=1"), "{clients}");
@@ -177,24 +240,14 @@ async fn publish_receive_resp2_on_a_dedicated_connection(rt: Rt) {
 async fn patterns_and_shard_channels(rt: Rt) {
     let server = RedisServer::start();
     for protocol in [ProtocolVersion::Resp3, ProtocolVersion::Resp2] {
-        let client = rt.connect(config(&server, protocol)).await.unwrap();
+        let client = connect(&rt, &server, protocol).await;
         let mut sub = client.subscriber();
         sub.psubscribe(&["news.*"]).await.unwrap();
         sub.ssubscribe(&["shard-1"]).await.unwrap();
         assert_eq!(publish(&client, "news.tech", "rust").await, 1);
-        let spublished: i64 = client
-            .query(&cmd("SPUBLISH").arg("shard-1").arg("s-body"))
-            .await
-            .unwrap();
-        assert_eq!(spublished, 1);
-        expect_event(&rt, &mut sub, "pattern message", |e| {
-            is_pmessage(e, "news.*", "news.tech", "rust")
-        })
-        .await;
-        expect_event(&rt, &mut sub, "shard message", |e| {
-            is_smessage(e, "shard-1", "s-body")
-        })
-        .await;
+        assert_eq!(spublish(&client, "shard-1", "s-body").await, 1);
+        expect_pmessage(&rt, &mut sub, "news.*", "news.tech", "rust").await;
+        expect_smessage(&rt, &mut sub, "shard-1", "s-body").await;
         sub.punsubscribe(&["news.*"]).await.unwrap();
         sub.sunsubscribe(&["shard-1"]).await.unwrap();
         assert_eq!(publish(&client, "news.tech", "x").await, 0, "{protocol:?}");
@@ -207,16 +260,13 @@ async fn patterns_and_shard_channels(rt: Rt) {
 /// of subscription works again, and the stream was told of the gap.
 async fn restart_resumes(rt: Rt, protocol: ProtocolVersion) {
     let mut server = RedisServer::start();
-    let client = rt.connect(config(&server, protocol)).await.unwrap();
+    let client = connect(&rt, &server, protocol).await;
     let mut sub = client.subscriber();
     sub.subscribe(&["c1", "c2"]).await.unwrap();
     sub.psubscribe(&["p.*"]).await.unwrap();
     sub.ssubscribe(&["s1"]).await.unwrap();
     assert_eq!(publish(&client, "c1", "before").await, 1);
-    expect_event(&rt, &mut sub, "message before", |e| {
-        is_message(e, "c1", "before")
-    })
-    .await;
+    expect_message(&rt, &mut sub, "c1", "before").await;
 
     let killed_at = Instant::now();
     server.kill();
@@ -247,27 +297,11 @@ async fn restart_resumes(rt: Rt, protocol: ProtocolVersion) {
     assert_eq!(publish(&client, "c1", "after-1").await, 1);
     assert_eq!(publish(&client, "c2", "after-2").await, 1);
     assert_eq!(publish(&client, "p.x", "after-p").await, 1);
-    let n: i64 = client
-        .query(&cmd("SPUBLISH").arg("s1").arg("after-s"))
-        .await
-        .unwrap();
-    assert_eq!(n, 1);
-    expect_event(&rt, &mut sub, "c1 after", |e| {
-        is_message(e, "c1", "after-1")
-    })
-    .await;
-    expect_event(&rt, &mut sub, "c2 after", |e| {
-        is_message(e, "c2", "after-2")
-    })
-    .await;
-    expect_event(&rt, &mut sub, "p.* after", |e| {
-        is_pmessage(e, "p.*", "p.x", "after-p")
-    })
-    .await;
-    expect_event(&rt, &mut sub, "s1 after", |e| {
-        is_smessage(e, "s1", "after-s")
-    })
-    .await;
+    assert_eq!(spublish(&client, "s1", "after-s").await, 1);
+    expect_message(&rt, &mut sub, "c1", "after-1").await;
+    expect_message(&rt, &mut sub, "c2", "after-2").await;
+    expect_pmessage(&rt, &mut sub, "p.*", "p.x", "after-p").await;
+    expect_smessage(&rt, &mut sub, "s1", "after-s").await;
     drop(sub);
     client.close().await;
 }
@@ -287,14 +321,8 @@ async fn slow_consumer_stays_within_its_bound(rt: Rt) {
     const CAPACITY: usize = 64;
     const N: usize = 20_000;
     let server = RedisServer::start();
-    let client = rt
-        .connect(config(&server, ProtocolVersion::Resp3))
-        .await
-        .unwrap();
-    let publisher = rt
-        .connect(config(&server, ProtocolVersion::Resp3))
-        .await
-        .unwrap();
+    let client = connect(&rt, &server, ProtocolVersion::Resp3).await;
+    let publisher = connect(&rt, &server, ProtocolVersion::Resp3).await;
     let mut sub = client.subscriber_with(SubscriberConfig { capacity: CAPACITY });
     sub.subscribe(&["flood"]).await.unwrap();
     // Read the confirmation, so every event from here on is one of the flood's messages.
@@ -304,11 +332,7 @@ async fn slow_consumer_stays_within_its_bound(rt: Rt) {
     .await;
 
     let started = Instant::now();
-    let mut pipeline = publisher.pipeline();
-    for i in 0..N {
-        pipeline.push(cmd("PUBLISH").arg("flood").arg(i));
-    }
-    let replies = pipeline.send().await.unwrap();
+    let replies = flood(&publisher, N).send().await.unwrap();
     assert!(replies.iter().all(|r| *r == Value::Integer(1)));
     // Not reading yet: the buffer must overflow (N is far beyond the capacity).
     rt.wait_until("the first dropped message", PROMPT, || {
@@ -325,7 +349,7 @@ async fn slow_consumer_stays_within_its_bound(rt: Rt) {
             match sub.next().await.expect("stream open") {
                 Received::Lagged(n) => lagged += n,
                 Received::Event(PubSubEvent::Message { payload, .. }) => {
-                    let i: usize = std::str::from_utf8(&payload).unwrap().parse().unwrap();
+                    let i = flood_index(&payload);
                     assert!(
                         last.map_or(true, |l| i > l),
                         "out of order: {i} after {last:?}"
@@ -357,28 +381,18 @@ async fn slow_consumer_stays_within_its_bound(rt: Rt) {
 async fn large_buffer_loses_nothing_of_a_flood(rt: Rt) {
     const N: usize = 50_000;
     let server = RedisServer::start();
-    let client = rt
-        .connect(config(&server, ProtocolVersion::Resp3))
-        .await
-        .unwrap();
+    let client = connect(&rt, &server, ProtocolVersion::Resp3).await;
     let mut sub = client.subscriber_with(SubscriberConfig { capacity: N + 16 });
     sub.subscribe(&["flood"]).await.unwrap();
-    let publisher = rt
-        .connect(config(&server, ProtocolVersion::Resp3))
-        .await
-        .unwrap();
+    let publisher = connect(&rt, &server, ProtocolVersion::Resp3).await;
     let started = Instant::now();
-    let mut pipeline = publisher.pipeline();
-    for i in 0..N {
-        pipeline.push(cmd("PUBLISH").arg("flood").arg(i));
-    }
-    let published = pipeline.send();
+    let published = flood(&publisher, N).send();
     let mut next = 0usize;
     rt.within("every message", PROMPT, async {
         while next < N {
             match sub.next().await.expect("stream open") {
                 Received::Event(PubSubEvent::Message { payload, .. }) => {
-                    let i: usize = std::str::from_utf8(&payload).unwrap().parse().unwrap();
+                    let i = flood_index(&payload);
                     assert_eq!(i, next, "lost or reordered");
                     next += 1;
                 }
@@ -406,27 +420,29 @@ async fn keyspace_notifications_arrive_typed(rt: Rt) {
     let server = RedisServer::start();
     server.command(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
     for protocol in [ProtocolVersion::Resp3, ProtocolVersion::Resp2] {
-        let client = rt.connect(config(&server, protocol)).await.unwrap();
+        let client = connect(&rt, &server, protocol).await;
         let mut sub = client.subscriber();
         sub.psubscribe(&["__keyspace@0__:*"]).await.unwrap();
         sub.subscribe(&["__keyevent@0__:del"]).await.unwrap();
-        client
-            .send(&cmd("SET").arg("watched").arg("1"))
-            .await
-            .unwrap();
+        set(&client, "watched", "1").await;
         client.send(&cmd("DEL").arg("watched")).await.unwrap();
-        expect_event(&rt, &mut sub, "keyspace set", |e| {
-            is_pmessage(e, "__keyspace@0__:*", "__keyspace@0__:watched", "set")
-        })
+        expect_pmessage(
+            &rt,
+            &mut sub,
+            "__keyspace@0__:*",
+            "__keyspace@0__:watched",
+            "set",
+        )
         .await;
-        expect_event(&rt, &mut sub, "keyspace del", |e| {
-            is_pmessage(e, "__keyspace@0__:*", "__keyspace@0__:watched", "del")
-        })
+        expect_pmessage(
+            &rt,
+            &mut sub,
+            "__keyspace@0__:*",
+            "__keyspace@0__:watched",
+            "del",
+        )
         .await;
-        expect_event(&rt, &mut sub, "keyevent del", |e| {
-            is_message(e, "__keyevent@0__:del", "watched")
-        })
-        .await;
+        expect_message(&rt, &mut sub, "__keyevent@0__:del", "watched").await;
         drop(sub);
         client.close().await;
     }
@@ -436,10 +452,7 @@ async fn keyspace_notifications_arrive_typed(rt: Rt) {
 /// `__redis__:invalidate`: the subscriber's dedicated connection gets them typed.
 async fn resp2_redirected_invalidations_arrive_typed(rt: Rt) {
     let server = RedisServer::start();
-    let client = rt
-        .connect(config(&server, ProtocolVersion::Resp2))
-        .await
-        .unwrap();
+    let client = connect(&rt, &server, ProtocolVersion::Resp2).await;
     let mut sub = client.subscriber();
     // Asked before subscribing: a subscribed RESP2 connection accepts nothing else.
     let id: i64 = sub.client().query(&cmd("CLIENT").arg("ID")).await.unwrap();
@@ -454,22 +467,10 @@ async fn resp2_redirected_invalidations_arrive_typed(rt: Rt) {
         )
         .await
         .unwrap();
-    client
-        .send(&cmd("SET").arg("cached").arg("1"))
-        .await
-        .unwrap();
-    let _: String = client.query(&cmd("GET").arg("cached")).await.unwrap();
-    client
-        .send(&cmd("SET").arg("cached").arg("2"))
-        .await
-        .unwrap();
-    let e = expect_event(&rt, &mut sub, "redirected invalidation", |e| {
-        matches!(e, PubSubEvent::Invalidate(_))
-    })
-    .await;
+    read_between_two_writes(&client, &client).await;
     assert_eq!(
-        e,
-        PubSubEvent::Invalidate(Invalidation::Keys(vec!["cached".into()]))
+        expect_invalidation(&rt, &mut sub, "redirected invalidation").await,
+        cached_key()
     );
     // The subscriber's connection stayed up (an unrecognised frame would have reset it).
     assert_eq!(sub.client().state(), redwire_client::StateKind::Connected);
@@ -491,7 +492,7 @@ async fn subscribe_while_the_server_is_down_waits_for_it(rt: Rt) {
             .await
             .unwrap();
         assert_eq!(publish(&client, "later", "hi").await, 1);
-        expect_event(&rt, &mut sub, "message", |e| is_message(e, "later", "hi")).await;
+        expect_message(&rt, &mut sub, "later", "hi").await;
         drop(sub);
         client.close().await;
     }
@@ -507,34 +508,18 @@ async fn tracking_invalidations_arrive_typed(rt: Rt) {
         )
         .await
         .unwrap();
-    let writer = rt
-        .connect(config(&server, ProtocolVersion::Resp3))
-        .await
-        .unwrap();
+    let writer = connect(&rt, &server, ProtocolVersion::Resp3).await;
     let mut sub = client.subscriber();
-    writer
-        .send(&cmd("SET").arg("cached").arg("1"))
-        .await
-        .unwrap();
-    let _: String = client.query(&cmd("GET").arg("cached")).await.unwrap();
-    writer
-        .send(&cmd("SET").arg("cached").arg("2"))
-        .await
-        .unwrap();
-    let e = expect_event(&rt, &mut sub, "key invalidation", |e| {
-        matches!(e, PubSubEvent::Invalidate(_))
-    })
-    .await;
+    read_between_two_writes(&client, &writer).await;
     assert_eq!(
-        e,
-        PubSubEvent::Invalidate(Invalidation::Keys(vec!["cached".into()]))
+        expect_invalidation(&rt, &mut sub, "key invalidation").await,
+        cached_key()
     );
     writer.send(&cmd("FLUSHALL")).await.unwrap();
-    let e = expect_event(&rt, &mut sub, "flush invalidation", |e| {
-        matches!(e, PubSubEvent::Invalidate(_))
-    })
-    .await;
-    assert_eq!(e, PubSubEvent::Invalidate(Invalidation::All));
+    assert_eq!(
+        expect_invalidation(&rt, &mut sub, "flush invalidation").await,
+        Invalidation::All
+    );
     client.close().await;
     writer.close().await;
 }
