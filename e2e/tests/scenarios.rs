@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use redwire_client::Client;
 use redwire_client::{
-    cmd, ClientConfig, CloseReason, Error, ProtocolVersion, RequestOptions, ServerErrorCode,
-    StateKind, TimeoutKind, Value,
+    cmd, Client, ClientConfig, CloseReason, Cmd, Error, Events, FromValue, ProtocolVersion, Reply,
+    RequestOptions, ServerErrorCode, StateKind, TimeoutKind, Value,
 };
 use redwire_e2e::testkit::RedisServer;
 use redwire_e2e::Rt;
@@ -18,6 +17,68 @@ const PROMPT: Duration = Duration::from_secs(10);
 
 fn config(server: &RedisServer) -> ClientConfig {
     ClientConfig::from_url(&server.url()).expect("testkit URL parses")
+}
+
+/// A fresh server and a client connected to it with the default configuration.
+async fn server_and_client(rt: &Rt) -> (RedisServer, Client) {
+    let server = RedisServer::start();
+    let client = rt.connect(config(&server)).await.expect("connect");
+    (server, client)
+}
+
+/// Sends `command`, which must succeed.
+async fn send(client: &Client, command: &Cmd) -> Value {
+    client.send(command).await.unwrap()
+}
+
+/// Sends `command`, which must succeed with a reply of type `T`.
+async fn query<T: FromValue>(client: &Client, command: &Cmd) -> T {
+    client.query(command).await.unwrap()
+}
+
+/// Adds member `m` to `z` with `score` and returns the raw `ZSCORE` reply (its shape depends on
+/// the protocol); asked for as an `f64`, the score comes back exactly on either protocol.
+async fn zscore_round_trip(client: &Client, score: f64) -> Value {
+    send(client, &cmd("ZADD").arg("z").arg(score).arg("m")).await;
+    let raw = send(client, &cmd("ZSCORE").arg("z").arg("m")).await;
+    assert_eq!(
+        query::<f64>(client, &cmd("ZSCORE").arg("z").arg("m")).await,
+        score
+    );
+    raw
+}
+
+/// `INCR` on the hash `h` fails with the server's typed `WRONGTYPE` code.
+async fn incr_on_a_hash_is_wrong_type(client: &Client) -> Error {
+    let err = client
+        .query::<i64>(&cmd("INCR").arg("h"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.server_code(),
+        Some(&ServerErrorCode::WrongType),
+        "{err:?}"
+    );
+    err
+}
+
+/// Each reply, awaited in turn (boundedly), is the running sum of `INCRBY k i` for the `i`
+/// sent so far.
+async fn expect_running_sums(rt: &Rt, replies: impl IntoIterator<Item = (i64, Reply<i64>)>) {
+    let mut sum = 0;
+    for (i, reply) in replies {
+        sum += i;
+        assert_eq!(rt.within("a reply", PROMPT, reply).await.unwrap(), sum);
+    }
+}
+
+/// The event stream ends (the driver is done).
+async fn expect_events_end(rt: &Rt, events: &mut Events) {
+    assert_eq!(
+        rt.within("the end of the events", PROMPT, events.next())
+            .await,
+        None
+    );
 }
 
 redwire_e2e::runtime_tests!(
@@ -44,13 +105,9 @@ redwire_e2e::runtime_tests!(
 );
 
 async fn resp3_typed_replies(rt: Rt) {
-    let server = RedisServer::start();
-    let client = rt.connect(config(&server)).await.expect("connect");
+    let (_server, client) = server_and_client(&rt).await;
 
-    let ok = client
-        .send(&cmd("SET").arg("s").arg("hello"))
-        .await
-        .unwrap();
+    let ok = send(&client, &cmd("SET").arg("s").arg("hello")).await;
     assert_eq!(ok, Value::SimpleString("OK".into()));
     let s: String = client.query(&cmd("GET").arg("s")).await.unwrap();
     assert_eq!(s, "hello");
@@ -61,17 +118,15 @@ async fn resp3_typed_replies(rt: Rt) {
         Value::Null
     );
     assert_eq!(
-        client
-            .query::<i64>(&cmd("INCRBY").arg("n").arg(41))
-            .await
-            .unwrap(),
+        query::<i64>(&client, &cmd("INCRBY").arg("n").arg(41)).await,
         41
     );
 
-    client
-        .send(&cmd("HSET").arg("h").arg("a").arg("1").arg("b").arg("2"))
-        .await
-        .unwrap();
+    send(
+        &client,
+        &cmd("HSET").arg("h").arg("a").arg("1").arg("b").arg("2"),
+    )
+    .await;
     // RESP3 answers HGETALL with a map.
     let raw = client.send(&cmd("HGETALL").arg("h")).await.unwrap();
     assert!(
@@ -85,30 +140,10 @@ async fn resp3_typed_replies(rt: Rt) {
     );
 
     // RESP3 answers ZSCORE with a double.
-    client
-        .send(&cmd("ZADD").arg("z").arg(1.5).arg("m"))
-        .await
-        .unwrap();
-    let raw = client.send(&cmd("ZSCORE").arg("z").arg("m")).await.unwrap();
-    assert_eq!(raw, Value::Double(1.5));
-    assert_eq!(
-        client
-            .query::<f64>(&cmd("ZSCORE").arg("z").arg("m"))
-            .await
-            .unwrap(),
-        1.5
-    );
+    assert_eq!(zscore_round_trip(&client, 1.5).await, Value::Double(1.5));
 
     // A server error keeps its code, typed.
-    let err = client
-        .query::<i64>(&cmd("INCR").arg("h"))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.server_code(),
-        Some(&ServerErrorCode::WrongType),
-        "{err:?}"
-    );
+    let err = incr_on_a_hash_is_wrong_type(&client).await;
     assert!(err.was_written());
     let err = client.send(&cmd("NOSUCHCOMMAND")).await.unwrap_err();
     assert_eq!(err.server_code(), Some(&ServerErrorCode::Err), "{err:?}");
@@ -131,10 +166,7 @@ async fn resp2_typed_replies(rt: Rt) {
     let info: String = redwire_client::from_value(hello).unwrap();
     assert!(info.contains("resp=2"), "{info}");
 
-    client
-        .send(&cmd("HSET").arg("h").arg("a").arg("1"))
-        .await
-        .unwrap();
+    send(&client, &cmd("HSET").arg("h").arg("a").arg("1")).await;
     // RESP2 answers HGETALL with a flat array; conversion to a map still works.
     let raw = client.send(&cmd("HGETALL").arg("h")).await.unwrap();
     assert!(
@@ -144,33 +176,14 @@ async fn resp2_typed_replies(rt: Rt) {
     let map: HashMap<String, String> = client.query(&cmd("HGETALL").arg("h")).await.unwrap();
     assert_eq!(map["a"], "1");
 
-    client
-        .send(&cmd("ZADD").arg("z").arg(2.5).arg("m"))
-        .await
-        .unwrap();
-    let raw = client.send(&cmd("ZSCORE").arg("z").arg("m")).await.unwrap();
-    assert_eq!(raw, Value::BulkString("2.5".into()));
+    // RESP2 answers ZSCORE with a bulk string; conversion to a double still works.
     assert_eq!(
-        client
-            .query::<f64>(&cmd("ZSCORE").arg("z").arg("m"))
-            .await
-            .unwrap(),
-        2.5
+        zscore_round_trip(&client, 2.5).await,
+        Value::BulkString("2.5".into())
     );
-    assert_eq!(
-        client.send(&cmd("GET").arg("missing")).await.unwrap(),
-        Value::Null
-    );
+    assert_eq!(send(&client, &cmd("GET").arg("missing")).await, Value::Null);
 
-    let err = client
-        .query::<i64>(&cmd("INCR").arg("h"))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.server_code(),
-        Some(&ServerErrorCode::WrongType),
-        "{err:?}"
-    );
+    incr_on_a_hash_is_wrong_type(&client).await;
     client.close().await;
 }
 
@@ -188,16 +201,10 @@ async fn acl_user_auth_and_select(rt: Rt) {
         .await
         .expect("alice connects");
     assert_eq!(
-        alice
-            .query::<String>(&cmd("ACL").arg("WHOAMI"))
-            .await
-            .unwrap(),
+        query::<String>(&alice, &cmd("ACL").arg("WHOAMI")).await,
         "alice"
     );
-    alice
-        .send(&cmd("SET").arg("where").arg("db3"))
-        .await
-        .unwrap();
+    send(&alice, &cmd("SET").arg("where").arg("db3")).await;
 
     let admin_url = format!("redis://:adminpw@127.0.0.1:{}", server.port());
     let admin = rt
@@ -206,18 +213,12 @@ async fn acl_user_auth_and_select(rt: Rt) {
         .expect("admin");
     // Database 0 does not have the key; database 3 does.
     assert_eq!(
-        admin
-            .query::<Option<String>>(&cmd("GET").arg("where"))
-            .await
-            .unwrap(),
+        query::<Option<String>>(&admin, &cmd("GET").arg("where")).await,
         None
     );
     admin.send(&cmd("SELECT").arg(3)).await.unwrap();
     assert_eq!(
-        admin
-            .query::<String>(&cmd("GET").arg("where"))
-            .await
-            .unwrap(),
+        query::<String>(&admin, &cmd("GET").arg("where")).await,
         "db3"
     );
 
@@ -281,10 +282,7 @@ async fn unix_socket_url(rt: Rt) {
         .connect(ClientConfig::from_url(&url).unwrap())
         .await
         .expect("unix connect");
-    client
-        .send(&cmd("SET").arg("k").arg("over-unix"))
-        .await
-        .unwrap();
+    send(&client, &cmd("SET").arg("k").arg("over-unix")).await;
     assert_eq!(
         client.query::<String>(&cmd("GET").arg("k")).await.unwrap(),
         "over-unix"
@@ -307,8 +305,7 @@ fn commands_per_task() -> u64 {
 async fn many_tasks_every_reply_matched(rt: Rt) {
     const TASKS: u64 = 100;
     let per_task = commands_per_task();
-    let server = RedisServer::start();
-    let client = rt.connect(config(&server)).await.expect("connect");
+    let (_server, client) = server_and_client(&rt).await;
     let mut tasks = Vec::new();
     for task in 0..TASKS {
         let client = client.clone();
@@ -344,15 +341,11 @@ async fn many_tasks_every_reply_matched(rt: Rt) {
 }
 
 async fn ten_mib_values(rt: Rt) {
-    let server = RedisServer::start();
-    let client = rt.connect(config(&server)).await.expect("connect");
+    let (_server, client) = server_and_client(&rt).await;
     let value: Vec<u8> = (0..10 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
-    client
-        .send(&cmd("SET").arg("big").arg(&value[..]))
-        .await
-        .unwrap();
+    send(&client, &cmd("SET").arg("big").arg(&value[..])).await;
     let back: Vec<u8> = client.query(&cmd("GET").arg("big")).await.unwrap();
     assert!(back == value, "10 MiB value came back different");
     // Two at once, interleaved with small commands, through the same connection.
@@ -367,8 +360,7 @@ async fn ten_mib_values(rt: Rt) {
 
 async fn pipeline_of_100k_commands(rt: Rt) {
     const N: usize = 100_000;
-    let server = RedisServer::start();
-    let client = rt.connect(config(&server)).await.expect("connect");
+    let (_server, client) = server_and_client(&rt).await;
     let mut pipeline = client.pipeline();
     for i in 0..N {
         if i % 2 == 0 {
@@ -395,8 +387,7 @@ async fn pipeline_of_100k_commands(rt: Rt) {
 }
 
 async fn transaction_runs_together(rt: Rt) {
-    let server = RedisServer::start();
-    let client = rt.connect(config(&server)).await.expect("connect");
+    let (_server, client) = server_and_client(&rt).await;
     let (a, b, s): (i64, i64, String) = client
         .transaction()
         .cmd(cmd("INCR").arg("t"))
@@ -450,8 +441,7 @@ async fn transaction_runs_together(rt: Rt) {
 }
 
 async fn graceful_close_answers_everything_in_flight(rt: Rt) {
-    let server = RedisServer::start();
-    let client = rt.connect(config(&server)).await.expect("connect");
+    let (server, client) = server_and_client(&rt).await;
     let mut events = client.events();
     let replies: Vec<_> = (0..1000)
         .map(|i| client.query::<i64>(&cmd("INCRBY").arg("c").arg(i)))
@@ -488,10 +478,7 @@ async fn server_restart_recovers_without_user_action(rt: Rt) {
     let mut events = client.events();
     rt.wait_state(&mut events, StateKind::Connected, PROMPT)
         .await;
-    client
-        .send(&cmd("SET").arg("before").arg("1"))
-        .await
-        .unwrap();
+    send(&client, &cmd("SET").arg("before").arg("1")).await;
 
     server.kill();
     let (lost, _) = rt
@@ -520,10 +507,7 @@ async fn server_restart_recovers_without_user_action(rt: Rt) {
     );
     // The server lost its data (no persistence); the client did not need any help.
     assert_eq!(
-        client
-            .query::<Option<String>>(&cmd("GET").arg("before"))
-            .await
-            .unwrap(),
+        query::<Option<String>>(&client, &cmd("GET").arg("before")).await,
         None
     );
     assert_eq!(client.state(), StateKind::Connected);
@@ -581,8 +565,7 @@ fn runtime_shutdown_answers_waiting_requests() {
 }
 
 async fn per_request_timeout_is_typed_and_the_late_reply_skipped(rt: Rt) {
-    let server = RedisServer::start();
-    let client = rt.connect(config(&server)).await.expect("connect");
+    let (server, client) = server_and_client(&rt).await;
     let options = RequestOptions {
         timeout: Some(Duration::from_millis(200)),
         retry_safe: false,
@@ -663,11 +646,7 @@ async fn concurrent_requests_coalesce_into_few_writes(rt: Rt) {
     let replies: Vec<_> = (0..N)
         .map(|i| client.query::<i64>(&cmd("INCRBY").arg("k").arg(i)))
         .collect();
-    let mut sum = 0;
-    for (i, reply) in (0..N).zip(replies) {
-        sum += i;
-        assert_eq!(rt.within("a reply", PROMPT, reply).await.unwrap(), sum);
-    }
+    expect_running_sums(&rt, (0..N).zip(replies)).await;
     let writes = counting.writes() - before;
     if rt.single_threaded() {
         // The driver runs only once the queuing task yields: one batch (measured: 1 write).
@@ -695,10 +674,7 @@ async fn byte_at_a_time_io_still_matches_every_reply(rt: Rt) {
     for i in 0..200i64 {
         replies.push(client.query::<i64>(&cmd("INCRBY").arg("k").arg(i)));
         if i % 50 == 0 {
-            client
-                .send(&cmd("SET").arg("big").arg(&value))
-                .await
-                .unwrap();
+            send(&client, &cmd("SET").arg("big").arg(&value)).await;
         }
     }
     let (a, b): (String, Vec<String>) = client
@@ -709,11 +685,7 @@ async fn byte_at_a_time_io_still_matches_every_reply(rt: Rt) {
         .await
         .unwrap();
     assert_eq!((a.as_str(), b.len()), (value.as_str(), 0));
-    let mut sum = 0;
-    for (i, reply) in (0..200i64).zip(replies) {
-        sum += i;
-        assert_eq!(rt.within("a reply", PROMPT, reply).await.unwrap(), sum);
-    }
+    expect_running_sums(&rt, (0..200i64).zip(replies)).await;
     assert!(
         tiny.writes() > 1000,
         "writes were not split: {}",
@@ -723,8 +695,7 @@ async fn byte_at_a_time_io_still_matches_every_reply(rt: Rt) {
 }
 
 async fn close_while_reconnecting_answers_queued_requests(rt: Rt) {
-    let mut server = RedisServer::start();
-    let client = rt.connect(config(&server)).await.expect("connect");
+    let (mut server, client) = server_and_client(&rt).await;
     let mut events = client.events();
     server.kill();
     rt.wait_state(&mut events, StateKind::Reconnecting, PROMPT)
@@ -742,11 +713,7 @@ async fn close_while_reconnecting_answers_queued_requests(rt: Rt) {
     }
     // The stream ends once the driver is done.
     rt.wait_state(&mut events, StateKind::Closed, PROMPT).await;
-    assert_eq!(
-        rt.within("the end of the events", PROMPT, events.next())
-            .await,
-        None
-    );
+    expect_events_end(&rt, &mut events).await;
 }
 
 async fn retries_exhausted_fail_every_request_with_the_reason(rt: Rt) {
@@ -781,18 +748,13 @@ async fn retries_exhausted_fail_every_request_with_the_reason(rt: Rt) {
     assert!(!err.was_written());
     let err = client.send(&cmd("PING")).await.unwrap_err();
     assert_eq!(err, Error::Failed(refused));
-    assert_eq!(
-        rt.within("the end of the events", PROMPT, events.next())
-            .await,
-        None
-    );
+    expect_events_end(&rt, &mut events).await;
     // Closing a failed client returns at once.
     rt.within("close", PROMPT, client.close()).await;
 }
 
 async fn dropping_the_last_handle_closes_gracefully(rt: Rt) {
-    let server = RedisServer::start();
-    let client = rt.connect(config(&server)).await.expect("connect");
+    let (_server, client) = server_and_client(&rt).await;
     let mut events = client.events();
     let replies: Vec<_> = (0..100)
         .map(|i| client.query::<i64>(&cmd("RPUSH").arg("l").arg(i)))
@@ -814,11 +776,7 @@ async fn dropping_the_last_handle_closes_gracefully(rt: Rt) {
         Some(CloseReason::ClientRequested),
         "{seen:?}"
     );
-    assert_eq!(
-        rt.within("the end of the events", PROMPT, events.next())
-            .await,
-        None
-    );
+    expect_events_end(&rt, &mut events).await;
 }
 
 fn blocked_clients(server: &RedisServer) -> Option<i64> {
@@ -851,8 +809,7 @@ fn blocked_with_pending_input(server: &RedisServer) -> bool {
 }
 
 async fn retry_safe_requests_are_resent_after_a_restart(rt: Rt) {
-    let mut server = RedisServer::start();
-    let client = rt.connect(config(&server)).await.expect("connect");
+    let (mut server, client) = server_and_client(&rt).await;
     let mut events = client.events();
     let retry = RequestOptions {
         timeout: None,
