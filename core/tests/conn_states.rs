@@ -48,26 +48,79 @@ const PLAIN: RequestOptions = RequestOptions {
     retry_safe: false,
 };
 
+const RETRY_SAFE: RequestOptions = RequestOptions {
+    retry_safe: true,
+    ..PLAIN
+};
+
+/// Not retry-safe, answered with a timeout after `ms` milliseconds.
+fn timing_out(ms: u64) -> RequestOptions {
+    RequestOptions {
+        timeout: Some(Duration::from_millis(ms)),
+        retry_safe: false,
+    }
+}
+
+const ALL_STATES: [StateKind; 6] = [
+    Connecting,
+    Connected,
+    Draining,
+    Reconnecting,
+    Failed,
+    Closed,
+];
+
+/// The answer of a written request whose connection ended for `reason`.
+fn lost(reason: CloseReason) -> Result<Value, RequestError> {
+    Err(RequestError::ConnectionLost(reason))
+}
+
+/// The answer of a request refused because the connection failed for `reason`.
+fn failed(reason: CloseReason) -> Result<Value, RequestError> {
+    Err(RequestError::Failed(reason))
+}
+
+/// Request `id` was answered with its own `ECHO` reply.
+#[track_caller]
+fn assert_echoed(sim: &Sim, id: redwire_core::conn::RequestId) {
+    assert_eq!(answer(sim, id), Ok(echo(sim, id)));
+}
+
+/// The command names the fake server has received on the current connection.
+fn names(sim: &Sim) -> &[String] {
+    &sim.server.as_ref().expect("a connection").names
+}
+
+/// The fake server stops answering.
+fn mute(sim: &mut Sim) {
+    sim.server.as_mut().expect("a connection").mute = true;
+}
+
+/// When the next attempt starts, and its number (the state must be `Reconnecting`).
+fn reconnect_at(sim: &Sim) -> (std::time::Instant, u32) {
+    match sim.conn.state_detail() {
+        StateDetail::Reconnecting { at, attempt, .. } => (at, attempt),
+        other => panic!("not reconnecting: {other:?}"),
+    }
+}
+
+/// Every transmit the connection has ready, in order.
+fn transmits(sim: &mut Sim) -> Vec<bytes::Bytes> {
+    let mut out = vec![];
+    while let Some(o) = sim.conn.poll_output() {
+        if let redwire_core::conn::Output::Transmit(b) = o {
+            out.push(b);
+        }
+    }
+    out
+}
+
 #[test]
 fn the_model_table_is_the_crate_table() {
     let crate_table: Vec<_> = TRANSITIONS.iter().map(|e| (e.from, e.to)).collect();
     assert_eq!(crate_table, LEGAL);
-    for from in [
-        Connecting,
-        Connected,
-        Draining,
-        Reconnecting,
-        Failed,
-        Closed,
-    ] {
-        for to in [
-            Connecting,
-            Connected,
-            Draining,
-            Reconnecting,
-            Failed,
-            Closed,
-        ] {
+    for from in ALL_STATES {
+        for to in ALL_STATES {
             assert_eq!(from.can_transition_to(to), LEGAL.contains(&(from, to)));
         }
     }
@@ -82,14 +135,11 @@ fn connecting_to_connected_after_the_handshake_and_queued_requests_follow() {
     let id = sim.submit(1, PLAIN);
     sim.open(true);
     assert_eq!(sim.state, Connecting);
-    assert_eq!(sim.server.as_ref().unwrap().names, Vec::<String>::new());
+    assert_eq!(names(&sim), Vec::<String>::new());
     sim.pump();
     assert_eq!(last(&sim), (Connecting, Connected, None, 1));
-    assert_eq!(
-        sim.server.as_ref().unwrap().names,
-        ["HELLO", "PING", "ECHO"]
-    );
-    assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
+    assert_eq!(names(&sim), ["HELLO", "PING", "ECHO"]);
+    assert_echoed(&sim, id);
     assert_eq!(sim.conn.protocol(), Some(ProtocolVersion::Resp3));
     sim.finish();
 }
@@ -107,8 +157,8 @@ fn connecting_to_reconnecting_on_open_failure_then_reconnecting_to_connecting() 
             2
         )
     );
-    let StateDetail::Reconnecting { at, attempt: 2, .. } = sim.conn.state_detail() else {
-        panic!()
+    let (at, 2) = reconnect_at(&sim) else {
+        panic!("not attempt 2")
     };
     let delay = at - sim.now;
     assert!(
@@ -192,7 +242,7 @@ fn connected_to_draining_to_closed_waits_for_replies() {
         last(&sim),
         (Draining, Closed, Some(CloseReason::ClientRequested), 1)
     );
-    assert_eq!(answer(&sim, a), Ok(echo(&sim, a)));
+    assert_echoed(&sim, a);
     let Ok(Value::Array(items)) = answer(&sim, b) else {
         panic!()
     };
@@ -203,7 +253,7 @@ fn connected_to_draining_to_closed_waits_for_replies() {
 #[test]
 fn draining_to_closed_on_drain_timeout() {
     let mut sim = connected(sim_config());
-    sim.server.as_mut().unwrap().mute = true;
+    mute(&mut sim);
     let a = sim.submit(1, PLAIN);
     let b = sim.submit(1, PLAIN);
     sim.write(10); // part of `a` only
@@ -213,7 +263,7 @@ fn draining_to_closed_on_drain_timeout() {
     sim.advance(Duration::from_millis(1));
     let reason = CloseReason::Timeout(TimeoutKind::Drain);
     assert_eq!(last(&sim), (Draining, Closed, Some(reason.clone()), 1));
-    assert_eq!(answer(&sim, a), Err(RequestError::ConnectionLost(reason)));
+    assert_eq!(answer(&sim, a), lost(reason));
     assert_eq!(answer(&sim, b), Err(RequestError::Closed), "never written");
     sim.finish();
 }
@@ -221,13 +271,7 @@ fn draining_to_closed_on_drain_timeout() {
 #[test]
 fn draining_to_closed_when_the_connection_drops() {
     let mut sim = connected(sim_config());
-    let a = sim.submit(
-        1,
-        RequestOptions {
-            retry_safe: true,
-            ..PLAIN
-        },
-    );
+    let a = sim.submit(1, RETRY_SAFE);
     sim.write(usize::MAX);
     sim.input(Input::Close);
     sim.eof();
@@ -235,10 +279,7 @@ fn draining_to_closed_when_the_connection_drops() {
         last(&sim),
         (Draining, Closed, Some(CloseReason::PeerClosed), 1)
     );
-    assert_eq!(
-        answer(&sim, a),
-        Err(RequestError::ConnectionLost(CloseReason::PeerClosed))
-    );
+    assert_eq!(answer(&sim, a), lost(CloseReason::PeerClosed));
     sim.finish();
 }
 
@@ -246,13 +287,7 @@ fn draining_to_closed_when_the_connection_drops() {
 fn connected_to_reconnecting_then_back_with_requests_requeued() {
     let mut sim = connected(sim_config());
     let written = sim.submit(1, PLAIN);
-    let safe = sim.submit(
-        1,
-        RequestOptions {
-            retry_safe: true,
-            ..PLAIN
-        },
-    );
+    let safe = sim.submit(1, RETRY_SAFE);
     let unwritten = sim.submit(2, PLAIN);
     // Only the first two reach the socket.
     let lens: Vec<usize> = [written, safe]
@@ -268,10 +303,7 @@ fn connected_to_reconnecting_then_back_with_requests_requeued() {
     sim.eof();
     assert_eq!(last(&sim).0, Connected);
     assert_eq!(last(&sim).1, Reconnecting);
-    assert_eq!(
-        answer(&sim, written),
-        Err(RequestError::ConnectionLost(CloseReason::PeerClosed))
-    );
+    assert_eq!(answer(&sim, written), lost(CloseReason::PeerClosed));
     assert!(
         sim.expects[&safe].answer.is_none(),
         "retry-safe request is re-sent"
@@ -286,7 +318,7 @@ fn connected_to_reconnecting_then_back_with_requests_requeued() {
     sim.open(true);
     sim.pump();
     assert_eq!(sim.state, Connected);
-    assert_eq!(answer(&sim, safe), Ok(echo(&sim, safe)));
+    assert_echoed(&sim, safe);
     assert_eq!(
         sim.executed[&sim.expects[&safe].tokens[0]], 2,
         "ran twice: once per connection"
@@ -311,10 +343,7 @@ fn connected_to_failed_when_attempts_run_out() {
         last(&sim),
         (Connected, Failed, Some(CloseReason::PeerClosed), 2)
     );
-    assert_eq!(
-        answer(&sim, id),
-        Err(RequestError::Failed(CloseReason::PeerClosed))
-    );
+    assert_eq!(answer(&sim, id), failed(CloseReason::PeerClosed));
     sim.finish();
 }
 
@@ -367,9 +396,7 @@ fn backoff_grows_and_the_counter_resets_after_a_healthy_connection() {
     let mut delays = vec![];
     for _ in 0..6 {
         sim.open(false);
-        let StateDetail::Reconnecting { at, .. } = sim.conn.state_detail() else {
-            panic!()
-        };
+        let (at, _) = reconnect_at(&sim);
         delays.push((at - sim.now).as_millis());
         sim.fire_next_timer();
     }
@@ -386,8 +413,8 @@ fn backoff_grows_and_the_counter_resets_after_a_healthy_connection() {
     );
     assert_eq!(last(&sim), (Reconnecting, Connecting, None, 1));
     sim.open(false);
-    let StateDetail::Reconnecting { at, attempt: 2, .. } = sim.conn.state_detail() else {
-        panic!()
+    let (at, 2) = reconnect_at(&sim) else {
+        panic!("not attempt 2")
     };
     assert_eq!((at - sim.now).as_millis(), 100);
     sim.finish();
@@ -402,9 +429,7 @@ fn jitter_is_reproducible_from_the_seed() {
         let mut ats = vec![];
         for _ in 0..5 {
             sim.open(false);
-            let StateDetail::Reconnecting { at, .. } = sim.conn.state_detail() else {
-                panic!()
-            };
+            let (at, _) = reconnect_at(&sim);
             ats.push(at - sim.start);
             sim.fire_next_timer();
         }
@@ -478,7 +503,7 @@ fn reason_connect_timeout() {
 fn reason_handshake_timeout() {
     let mut sim = Sim::new(sim_config());
     sim.open(true);
-    sim.server.as_mut().unwrap().mute = true;
+    mute(&mut sim);
     sim.pump();
     sim.advance(Duration::from_millis(500));
     assert_eq!(
@@ -495,7 +520,7 @@ fn reason_unresponsive() {
     c.health_check_interval = None;
     let mut sim = connected(c);
     sim.advance(Duration::from_secs(10)); // idle for long: no false alarm later
-    sim.server.as_mut().unwrap().mute = true;
+    mute(&mut sim);
     let id = sim.submit(1, PLAIN);
     sim.write(usize::MAX);
     sim.advance(Duration::from_millis(2999));
@@ -503,7 +528,7 @@ fn reason_unresponsive() {
     sim.advance(Duration::from_millis(1));
     let reason = CloseReason::Timeout(TimeoutKind::Unresponsive);
     assert_eq!(end_reason(&sim), Some(reason.clone()));
-    assert_eq!(answer(&sim, id), Err(RequestError::ConnectionLost(reason)));
+    assert_eq!(answer(&sim, id), lost(reason));
     sim.finish();
 }
 
@@ -515,7 +540,7 @@ fn reason_health_check_timeout_and_a_healthy_ping() {
     sim.pump();
     assert_eq!(sim.state, Connected, "answered PING keeps the connection");
     sim.advance(Duration::from_millis(2000));
-    sim.server.as_mut().unwrap().mute = true;
+    mute(&mut sim);
     sim.pump();
     sim.advance(Duration::from_millis(699));
     assert_eq!(sim.state, Connected);
@@ -613,10 +638,10 @@ fn resp2_fallback_sends_auth_setname_select_and_user_commands() {
     sim.open(true);
     sim.pump();
     assert_eq!(
-        sim.server.as_ref().unwrap().names,
+        names(&sim),
         ["HELLO", "AUTH", "CLIENT", "SELECT", "PING", "PING", "ECHO"]
     );
-    assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
+    assert_echoed(&sim, id);
     sim.finish();
 }
 
@@ -625,10 +650,7 @@ fn resp3_handshake_is_hello_then_select_and_the_ping_probe() {
     let mut sim = Sim::new(config_variant(false, true, 2, false, None));
     sim.open(true);
     sim.pump();
-    assert_eq!(
-        sim.server.as_ref().unwrap().names,
-        ["HELLO", "SELECT", "PING"]
-    );
+    assert_eq!(names(&sim), ["HELLO", "SELECT", "PING"]);
     sim.finish();
 }
 
@@ -646,8 +668,8 @@ fn resp2_configured_skips_hello_and_an_empty_handshake_is_the_ping_probe() {
     assert!(sim.unwritten.is_empty(), "no request before the PONG");
     sim.pump();
     assert_eq!(last(&sim), (Connecting, Connected, None, 1));
-    assert_eq!(sim.server.as_ref().unwrap().names, ["PING", "ECHO"]);
-    assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
+    assert_eq!(names(&sim), ["PING", "ECHO"]);
+    assert_echoed(&sim, id);
     sim.finish();
 }
 
@@ -669,7 +691,7 @@ fn a_server_loading_its_dataset_is_retried_and_requests_wait_unwritten() {
         sim.read(usize::MAX);
         sim.write(usize::MAX);
         assert_eq!(
-            sim.server.as_ref().unwrap().names,
+            names(&sim),
             ["HELLO", "SELECT", "PING"],
             "attempt {attempt}: only the handshake was written"
         );
@@ -696,11 +718,11 @@ fn a_server_loading_its_dataset_is_retried_and_requests_wait_unwritten() {
     sim.pump();
     assert_eq!(last(&sim), (Connecting, Connected, None, 3));
     assert_eq!(
-        sim.server.as_ref().unwrap().names,
+        names(&sim),
         ["HELLO", "SELECT", "PING", "ECHO", "ECHO", "ECHO"]
     );
     for id in ids {
-        assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
+        assert_echoed(&sim, id);
         assert_eq!(sim.expects[&id].answers, 1);
     }
     sim.finish();
@@ -745,13 +767,7 @@ fn pushes_never_take_a_reply_slot() {
 #[test]
 fn per_request_timeout_keeps_the_slot_and_discards_the_late_reply() {
     let mut sim = connected(sim_config());
-    let slow = sim.submit(
-        1,
-        RequestOptions {
-            timeout: Some(Duration::from_millis(100)),
-            retry_safe: false,
-        },
-    );
+    let slow = sim.submit(1, timing_out(100));
     let queued_then_timed_out = {
         sim.write(usize::MAX);
         sim.advance(Duration::from_millis(100));
@@ -766,23 +782,14 @@ fn per_request_timeout_keeps_the_slot_and_discards_the_late_reply() {
         sim.state, Connected,
         "the late reply was consumed, not unexpected"
     );
-    assert_eq!(
-        answer(&sim, queued_then_timed_out),
-        Ok(echo(&sim, queued_then_timed_out))
-    );
+    assert_echoed(&sim, queued_then_timed_out);
     sim.finish();
 }
 
 #[test]
 fn a_request_that_times_out_while_queued_was_not_written() {
     let mut sim = Sim::new(sim_config());
-    let id = sim.submit(
-        1,
-        RequestOptions {
-            timeout: Some(Duration::from_millis(50)),
-            retry_safe: false,
-        },
-    );
+    let id = sim.submit(1, timing_out(50));
     sim.advance(Duration::from_millis(50));
     assert_eq!(
         answer(&sim, id),
@@ -819,20 +826,15 @@ fn queue_limit_and_fail_fast() {
 #[test]
 fn all_pending_requests_go_out_in_one_transmit() {
     let mut sim = connected(sim_config());
-    let mut transmits = 0;
     for _ in 0..10 {
         sim.conn.submit(
             redwire_core::conn::Request::single(&redwire_core::resp::cmd("PING")),
             sim.now,
         );
     }
-    while let Some(out) = sim.conn.poll_output() {
-        if let redwire_core::conn::Output::Transmit(b) = out {
-            transmits += 1;
-            assert_eq!(b.len(), 10 * 14);
-        }
-    }
-    assert_eq!(transmits, 1);
+    let transmits = transmits(&mut sim);
+    assert_eq!(transmits.len(), 1);
+    assert_eq!(transmits[0].len(), 10 * 14);
 }
 
 #[test]
@@ -855,20 +857,14 @@ fn zero_copy_read_path() {
     assert!(sim.expects[&id].answer.is_none());
     sim.conn.read_buf().extend_from_slice(b);
     sim.input(Input::ReceivedInPlace(b.len()));
-    assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
+    assert_echoed(&sim, id);
     sim.finish();
 }
 
 #[test]
 fn batches_are_never_split_across_connections() {
     let mut sim = connected(sim_config());
-    let id = sim.submit(
-        3,
-        RequestOptions {
-            retry_safe: true,
-            ..PLAIN
-        },
-    );
+    let id = sim.submit(3, RETRY_SAFE);
     sim.write(20); // part of the batch
     sim.io_error();
     sim.fire_next_timer();
@@ -901,13 +897,8 @@ fn large_requests_are_handed_out_without_copying_and_in_order() {
     let large_ptr = large.bytes().as_ptr();
     let b = sim.conn.submit(large, sim.now);
     let c = small(&mut sim, "c");
-    let mut transmits = vec![];
     let mut replies = std::collections::HashMap::new();
-    while let Some(out) = sim.conn.poll_output() {
-        if let redwire_core::conn::Output::Transmit(bytes) = out {
-            transmits.push(bytes);
-        }
-    }
+    let transmits = transmits(&mut sim);
     assert_eq!(transmits.len(), 3);
     assert_eq!(
         transmits[1].as_ptr(),
@@ -953,10 +944,7 @@ fn an_old_server_requiring_a_password_answers_hello_with_noauth_and_gets_auth() 
     sim.open(true);
     sim.pump();
     assert_eq!(sim.state, Connected);
-    assert_eq!(
-        sim.server.as_ref().unwrap().names,
-        ["HELLO", "AUTH", "CLIENT", "PING"]
-    );
+    assert_eq!(names(&sim), ["HELLO", "AUTH", "CLIENT", "PING"]);
     assert_eq!(sim.conn.protocol(), Some(ProtocolVersion::Resp2));
     sim.finish();
 
@@ -1025,7 +1013,7 @@ fn answered_requests_leave_no_timer_behind() {
         Some(sim.now + Duration::from_secs(5))
     );
     sim.pump();
-    assert_eq!(answer(&sim, id), Ok(echo(&sim, id)));
+    assert_echoed(&sim, id);
     assert_eq!(sim.conn.poll_timeout(), None);
     sim.finish();
 }
