@@ -55,6 +55,33 @@ fn err(input: &[u8]) -> ProtocolError {
     err_with(Limits::default(), input)
 }
 
+/// The kind of the error `input` fails with under the default limits (see [`err`]).
+fn kind(input: &[u8]) -> ProtocolErrorKind {
+    err(input).kind
+}
+
+/// `input` fails with an error of `kind` under `limits` (see [`err_with`]).
+#[track_caller]
+fn assert_fails_with(limits: Limits, input: &[u8], kind: ProtocolErrorKind) {
+    assert_eq!(
+        err_with(limits, input).kind,
+        kind,
+        "for {:?}",
+        String::from_utf8_lossy(input)
+    );
+}
+
+/// `input` fails with an error of `kind` under the default limits (see [`err`]).
+#[track_caller]
+fn assert_fails(input: &[u8], kind: ProtocolErrorKind) {
+    assert_fails_with(Limits::default(), input, kind);
+}
+
+/// The error of `kind` at byte `offset` of the stream.
+fn at(kind: ProtocolErrorKind, offset: u64) -> ProtocolError {
+    ProtocolError { kind, offset }
+}
+
 fn bulk(s: &str) -> Value {
     Value::BulkString(Bytes::copy_from_slice(s.as_bytes()))
 }
@@ -257,7 +284,7 @@ fn nulls_resp2_and_resp3() {
     assert_eq!(one(b"$-1\r\n"), Value::Null);
     assert_eq!(one(b"*-1\r\n"), Value::Null);
     assert_eq!(one(b"_\r\n"), Value::Null);
-    assert_eq!(err(b"_x\r\n").kind, ProtocolErrorKind::InvalidNull);
+    assert_fails(b"_x\r\n", ProtocolErrorKind::InvalidNull);
     // Only bulk strings and arrays have a RESP2 null.
     for wire in [
         &b"%-1\r\n"[..],
@@ -270,7 +297,7 @@ fn nulls_resp2_and_resp3() {
         b"*-2\r\n",
     ] {
         assert_eq!(
-            err(wire).kind,
+            kind(wire),
             ProtocolErrorKind::InvalidLength,
             "{}",
             String::from_utf8_lossy(wire)
@@ -301,7 +328,7 @@ fn booleans() {
     assert_eq!(one(b"#t\r\n"), Value::Boolean(true));
     assert_eq!(one(b"#f\r\n"), Value::Boolean(false));
     for wire in [&b"#\r\n"[..], b"#T\r\n", b"#tf\r\n", b"#1\r\n"] {
-        assert_eq!(err(wire).kind, ProtocolErrorKind::InvalidBoolean);
+        assert_fails(wire, ProtocolErrorKind::InvalidBoolean);
     }
 }
 
@@ -330,7 +357,7 @@ fn doubles() {
         b", 1\r\n",
     ] {
         assert_eq!(
-            err(wire).kind,
+            kind(wire),
             ProtocolErrorKind::InvalidDouble,
             "{}",
             String::from_utf8_lossy(wire)
@@ -351,7 +378,7 @@ fn big_numbers() {
         Value::BigNumber(Bytes::from_static(b"-12"))
     );
     for wire in [&b"(\r\n"[..], b"(-\r\n", b"(12x\r\n", b"(1.5\r\n"] {
-        assert_eq!(err(wire).kind, ProtocolErrorKind::InvalidBigNumber);
+        assert_fails(wire, ProtocolErrorKind::InvalidBigNumber);
     }
 }
 
@@ -475,16 +502,10 @@ fn streamed_strings() {
         Value::Array(vec![bulk("a"), Value::Integer(1)])
     );
     // Only chunks may follow `$?`, and chunks only follow `$?`.
-    assert_eq!(
-        err(b"$?\r\n:1\r\n").kind,
-        ProtocolErrorKind::UnexpectedStreamMarker
-    );
-    assert_eq!(
-        err(b";1\r\na\r\n").kind,
-        ProtocolErrorKind::UnexpectedStreamMarker
-    );
-    assert_eq!(err(b"$?\r\n;-1\r\n").kind, ProtocolErrorKind::InvalidLength);
-    assert_eq!(err(b"$?\r\n;?\r\n").kind, ProtocolErrorKind::InvalidLength);
+    assert_fails(b"$?\r\n:1\r\n", ProtocolErrorKind::UnexpectedStreamMarker);
+    assert_fails(b";1\r\na\r\n", ProtocolErrorKind::UnexpectedStreamMarker);
+    assert_fails(b"$?\r\n;-1\r\n", ProtocolErrorKind::InvalidLength);
+    assert_fails(b"$?\r\n;?\r\n", ProtocolErrorKind::InvalidLength);
 }
 
 #[test]
@@ -511,37 +532,25 @@ fn streamed_aggregates() {
         ])
     );
     // End marker outside a streamed aggregate, in a counted one, or between a key and its value.
-    assert_eq!(
-        err(b".\r\n").kind,
-        ProtocolErrorKind::UnexpectedStreamMarker
+    assert_fails(b".\r\n", ProtocolErrorKind::UnexpectedStreamMarker);
+    assert_fails(
+        b"*2\r\n:1\r\n.\r\n",
+        ProtocolErrorKind::UnexpectedStreamMarker,
     );
-    assert_eq!(
-        err(b"*2\r\n:1\r\n.\r\n").kind,
-        ProtocolErrorKind::UnexpectedStreamMarker
+    assert_fails(
+        b"%?\r\n+a\r\n.\r\n",
+        ProtocolErrorKind::UnexpectedStreamMarker,
     );
-    assert_eq!(
-        err(b"%?\r\n+a\r\n.\r\n").kind,
-        ProtocolErrorKind::UnexpectedStreamMarker
-    );
-    assert_eq!(
-        err(b"*?\r\n.x\r\n").kind,
-        ProtocolErrorKind::UnexpectedStreamMarker
-    );
+    assert_fails(b"*?\r\n.x\r\n", ProtocolErrorKind::UnexpectedStreamMarker);
     // Push and attribute have no streamed form.
-    assert_eq!(err(b">?\r\n").kind, ProtocolErrorKind::InvalidLength);
-    assert_eq!(err(b"|?\r\n").kind, ProtocolErrorKind::InvalidLength);
+    assert_fails(b">?\r\n", ProtocolErrorKind::InvalidLength);
+    assert_fails(b"|?\r\n", ProtocolErrorKind::InvalidLength);
 }
 
 #[test]
 fn unknown_type_byte() {
     let e = err(b"+OK\r\n@foo\r\n");
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::UnknownType(b'@'),
-            offset: 5
-        }
-    );
+    assert_eq!(e, at(ProtocolErrorKind::UnknownType(b'@'), 5));
     // Reported as soon as the byte arrives, without waiting for a line end.
     let mut d = Decoder::new(Limits::default());
     let mut buf = BytesMut::from(&b"x"[..]);
@@ -550,29 +559,17 @@ fn unknown_type_byte() {
         ProtocolErrorKind::UnknownType(b'x')
     );
     // Inline (telnet-style) replies are not RESP.
-    assert_eq!(err(b"OK\r\n").kind, ProtocolErrorKind::UnknownType(b'O'));
+    assert_fails(b"OK\r\n", ProtocolErrorKind::UnknownType(b'O'));
 }
 
 #[test]
 fn missing_crlf() {
     let e = err(b"+OK\n");
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::MissingCrlf,
-            offset: 3
-        }
-    );
+    assert_eq!(e, at(ProtocolErrorKind::MissingCrlf, 3));
     let e = err(b"$3\r\nfooXY");
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::MissingCrlf,
-            offset: 7
-        }
-    );
-    assert_eq!(err(b"$3\r\nfoo\rX").kind, ProtocolErrorKind::MissingCrlf);
-    assert_eq!(err(b":1\n").kind, ProtocolErrorKind::MissingCrlf);
+    assert_eq!(e, at(ProtocolErrorKind::MissingCrlf, 7));
+    assert_fails(b"$3\r\nfoo\rX", ProtocolErrorKind::MissingCrlf);
+    assert_fails(b":1\n", ProtocolErrorKind::MissingCrlf);
 }
 
 #[test]
@@ -608,13 +605,7 @@ fn error_offsets_count_from_decoder_creation() {
     assert_eq!(d.position(), 9);
     let mut buf = BytesMut::from(&b"*1\r\n#x\r\n"[..]);
     let e = d.decode(&mut buf).unwrap_err();
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::InvalidBoolean,
-            offset: 9 + 4 + 1
-        }
-    );
+    assert_eq!(e, at(ProtocolErrorKind::InvalidBoolean, 9 + 4 + 1));
 }
 
 #[test]
@@ -627,35 +618,21 @@ fn limits_bulk_len() {
         decode_all_with(limits, b"$4\r\nabcd\r\n").unwrap(),
         vec![bulk("abcd")]
     );
-    assert_eq!(
-        err_with(limits, b"$5\r\n").kind,
-        ProtocolErrorKind::BulkTooLong
-    );
-    assert_eq!(
-        err_with(limits, b"=9\r\n").kind,
-        ProtocolErrorKind::BulkTooLong
-    );
-    assert_eq!(
-        err_with(limits, b"!5\r\n").kind,
-        ProtocolErrorKind::BulkTooLong
-    );
+    assert_fails_with(limits, b"$5\r\n", ProtocolErrorKind::BulkTooLong);
+    assert_fails_with(limits, b"=9\r\n", ProtocolErrorKind::BulkTooLong);
+    assert_fails_with(limits, b"!5\r\n", ProtocolErrorKind::BulkTooLong);
     // A streamed string counts the sum of its chunks.
-    assert_eq!(
-        err_with(limits, b"$?\r\n;3\r\nabc\r\n;2\r\n").kind,
-        ProtocolErrorKind::BulkTooLong
+    assert_fails_with(
+        limits,
+        b"$?\r\n;3\r\nabc\r\n;2\r\n",
+        ProtocolErrorKind::BulkTooLong,
     );
     // Huge declared lengths: rejected from the header alone, nothing reserved.
     let e = err(b"$4294967296\r\n");
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::BulkTooLong,
-            offset: 0
-        }
-    );
-    assert_eq!(
-        err(b"$99999999999999999999999999\r\n").kind,
-        ProtocolErrorKind::BulkTooLong
+    assert_eq!(e, at(ProtocolErrorKind::BulkTooLong, 0));
+    assert_fails(
+        b"$99999999999999999999999999\r\n",
+        ProtocolErrorKind::BulkTooLong,
     );
 }
 
@@ -667,20 +644,14 @@ fn limits_aggregate_len() {
     };
     assert!(decode_all_with(limits, b"*2\r\n:1\r\n:2\r\n").is_ok());
     for wire in [&b"*3\r\n"[..], b"~3\r\n", b">3\r\n", b"%3\r\n", b"|3\r\n"] {
-        assert_eq!(
-            err_with(limits, wire).kind,
-            ProtocolErrorKind::AggregateTooLong
-        );
+        assert_fails_with(limits, wire, ProtocolErrorKind::AggregateTooLong);
     }
     // Redis's own maximum is accepted as a header and costs nothing until elements arrive.
     let mut d = Decoder::new(Limits::default());
     let mut buf = BytesMut::from(&b"*2147483647\r\n:1\r\n"[..]);
     assert_eq!(d.decode(&mut buf).unwrap(), None);
     assert!(d.is_mid_frame());
-    assert_eq!(
-        err(b"*4294967296\r\n").kind,
-        ProtocolErrorKind::AggregateTooLong
-    );
+    assert_fails(b"*4294967296\r\n", ProtocolErrorKind::AggregateTooLong);
 }
 
 #[test]
@@ -696,16 +667,11 @@ fn limits_depth() {
         ])])])]
     );
     let e = err_with(limits, b"*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n");
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::TooDeep,
-            offset: 12
-        }
-    );
-    assert_eq!(
-        err_with(limits, b"|1\r\n|1\r\n%1\r\n~1\r\n").kind,
-        ProtocolErrorKind::TooDeep
+    assert_eq!(e, at(ProtocolErrorKind::TooDeep, 12));
+    assert_fails_with(
+        limits,
+        b"|1\r\n|1\r\n%1\r\n~1\r\n",
+        ProtocolErrorKind::TooDeep,
     );
     // Empty aggregates open no level.
     assert!(decode_all_with(limits, b"*1\r\n*1\r\n*1\r\n*0\r\n").is_ok());
@@ -738,7 +704,7 @@ fn deep_nesting_does_not_overflow_the_stack() {
     }
     assert_eq!(levels, depth);
     // With the default limit it is a typed error.
-    assert_eq!(err(&wire).kind, ProtocolErrorKind::TooDeep);
+    assert_fails(&wire, ProtocolErrorKind::TooDeep);
 }
 
 #[test]
@@ -751,19 +717,10 @@ fn limits_line_len() {
         decode_all_with(limits, b"+abcde\r\n").unwrap(),
         vec![simple("abcde")]
     );
-    assert_eq!(
-        err_with(limits, b"+abcdef\r\n").kind,
-        ProtocolErrorKind::LineTooLong
-    );
+    assert_fails_with(limits, b"+abcdef\r\n", ProtocolErrorKind::LineTooLong);
     // Without a line end in sight, as soon as the limit is passed.
-    assert_eq!(
-        err_with(limits, b"+abcdefgh").kind,
-        ProtocolErrorKind::LineTooLong
-    );
-    assert_eq!(
-        err_with(limits, b":1234567").kind,
-        ProtocolErrorKind::LineTooLong
-    );
+    assert_fails_with(limits, b"+abcdefgh", ProtocolErrorKind::LineTooLong);
+    assert_fails_with(limits, b":1234567", ProtocolErrorKind::LineTooLong);
 }
 
 #[test]
@@ -774,15 +731,13 @@ fn limits_frame_bytes() {
     };
     // 4 + 9 + 7 = 20 bytes: allowed.
     assert!(decode_all_with(limits, b"*2\r\n$3\r\nabc\r\n:1234\r\n").is_ok());
-    assert_eq!(
-        err_with(limits, b"*2\r\n$3\r\nabc\r\n:12345\r\n").kind,
-        ProtocolErrorKind::FrameTooLarge
+    assert_fails_with(
+        limits,
+        b"*2\r\n$3\r\nabc\r\n:12345\r\n",
+        ProtocolErrorKind::FrameTooLarge,
     );
     // A bulk whose declared size breaks the limit fails at its header.
-    assert_eq!(
-        err_with(limits, b"*1\r\n$20\r\n").kind,
-        ProtocolErrorKind::FrameTooLarge
-    );
+    assert_fails_with(limits, b"*1\r\n$20\r\n", ProtocolErrorKind::FrameTooLarge);
     // The limit is per frame: many small frames are fine.
     let mut many = Vec::new();
     for _ in 0..100 {
@@ -921,13 +876,7 @@ fn runs_of_bulks_in_aggregates() {
         },
         wire,
     );
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::BulkTooLong,
-            offset: 18
-        }
-    );
+    assert_eq!(e, at(ProtocolErrorKind::BulkTooLong, 18));
     let e = err_with(
         Limits {
             max_frame_bytes: 20,
@@ -935,22 +884,10 @@ fn runs_of_bulks_in_aggregates() {
         },
         wire,
     );
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::FrameTooLarge,
-            offset: 18
-        }
-    );
+    assert_eq!(e, at(ProtocolErrorKind::FrameTooLarge, 18));
     // A bad CRLF inside a run.
     let e = err(b"*3\r\n$1\r\na\r\n$1\r\nbXY$1\r\nc\r\n");
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::MissingCrlf,
-            offset: 16
-        }
-    );
+    assert_eq!(e, at(ProtocolErrorKind::MissingCrlf, 16));
 }
 
 #[test]
@@ -979,21 +916,9 @@ fn runs_of_scalars_in_maps_and_attributes() {
     );
     // Errors inside a run are reported by the per-element path at their own offset.
     let e = err(b"%2\r\n:1\r\n:2\r\n#x\r\n:3\r\n");
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::InvalidBoolean,
-            offset: 13
-        }
-    );
+    assert_eq!(e, at(ProtocolErrorKind::InvalidBoolean, 13));
     let e = err(b"*3\r\n:1\r\n,1.5\r\n,abc\r\n");
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::InvalidDouble,
-            offset: 15
-        }
-    );
+    assert_eq!(e, at(ProtocolErrorKind::InvalidDouble, 15));
     let e = err_with(
         Limits {
             max_line_len: 3,
@@ -1001,13 +926,7 @@ fn runs_of_scalars_in_maps_and_attributes() {
         },
         b"*3\r\n:1\r\n:22\r\n:4444\r\n",
     );
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::LineTooLong,
-            offset: 13
-        }
-    );
+    assert_eq!(e, at(ProtocolErrorKind::LineTooLong, 13));
 }
 
 #[test]
@@ -1023,24 +942,12 @@ fn limits_frame_elements() {
     assert!(decode_all_with(limits, b"%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n").is_ok());
     // The fifth value is refused, at the end of the element that breaks the limit.
     let e = err_with(limits, b"*5\r\n_\r\n_\r\n_\r\n_\r\n_\r\n");
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::FrameTooLarge,
-            offset: 19
-        }
-    );
+    assert_eq!(e, at(ProtocolErrorKind::FrameTooLarge, 19));
     let e = err_with(
         limits,
         b"*5\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n$1\r\ne\r\n",
     );
-    assert_eq!(
-        e,
-        ProtocolError {
-            kind: ProtocolErrorKind::FrameTooLarge,
-            offset: 39
-        }
-    );
+    assert_eq!(e, at(ProtocolErrorKind::FrameTooLarge, 39));
     // The count is per frame.
     let mut many = Vec::new();
     for _ in 0..10 {
