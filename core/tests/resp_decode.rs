@@ -77,6 +77,13 @@ fn assert_fails(input: &[u8], kind: ProtocolErrorKind) {
     assert_fails_with(Limits::default(), input, kind);
 }
 
+/// The default limits with one changed by `set`.
+fn with_limit(set: impl FnOnce(&mut Limits)) -> Limits {
+    let mut limits = Limits::default();
+    set(&mut limits);
+    limits
+}
+
 /// The error of `kind` at byte `offset` of the stream.
 fn at(kind: ProtocolErrorKind, offset: u64) -> ProtocolError {
     ProtocolError { kind, offset }
@@ -610,10 +617,7 @@ fn error_offsets_count_from_decoder_creation() {
 
 #[test]
 fn limits_bulk_len() {
-    let limits = Limits {
-        max_bulk_len: 4,
-        ..Limits::default()
-    };
+    let limits = with_limit(|l| l.max_bulk_len = 4);
     assert_eq!(
         decode_all_with(limits, b"$4\r\nabcd\r\n").unwrap(),
         vec![bulk("abcd")]
@@ -638,10 +642,7 @@ fn limits_bulk_len() {
 
 #[test]
 fn limits_aggregate_len() {
-    let limits = Limits {
-        max_aggregate_len: 2,
-        ..Limits::default()
-    };
+    let limits = with_limit(|l| l.max_aggregate_len = 2);
     assert!(decode_all_with(limits, b"*2\r\n:1\r\n:2\r\n").is_ok());
     for wire in [&b"*3\r\n"[..], b"~3\r\n", b">3\r\n", b"%3\r\n", b"|3\r\n"] {
         assert_fails_with(limits, wire, ProtocolErrorKind::AggregateTooLong);
@@ -656,10 +657,7 @@ fn limits_aggregate_len() {
 
 #[test]
 fn limits_depth() {
-    let limits = Limits {
-        max_depth: 3,
-        ..Limits::default()
-    };
+    let limits = with_limit(|l| l.max_depth = 3);
     assert_eq!(
         decode_all_with(limits, b"*1\r\n*1\r\n*1\r\n:1\r\n").unwrap(),
         vec![Value::Array(vec![Value::Array(vec![Value::Array(vec![
@@ -685,10 +683,7 @@ fn deep_nesting_does_not_overflow_the_stack() {
         wire.extend_from_slice(b"*1\r\n");
     }
     wire.extend_from_slice(b":7\r\n");
-    let limits = Limits {
-        max_depth: usize::MAX,
-        ..Limits::default()
-    };
+    let limits = with_limit(|l| l.max_depth = usize::MAX);
     let mut v = decode_all_with(limits, &wire).unwrap().pop().unwrap();
     // Unwind iteratively too: dropping a million-deep value recursively would overflow.
     let mut levels = 0;
@@ -709,10 +704,7 @@ fn deep_nesting_does_not_overflow_the_stack() {
 
 #[test]
 fn limits_line_len() {
-    let limits = Limits {
-        max_line_len: 5,
-        ..Limits::default()
-    };
+    let limits = with_limit(|l| l.max_line_len = 5);
     assert_eq!(
         decode_all_with(limits, b"+abcde\r\n").unwrap(),
         vec![simple("abcde")]
@@ -725,10 +717,7 @@ fn limits_line_len() {
 
 #[test]
 fn limits_frame_bytes() {
-    let limits = Limits {
-        max_frame_bytes: 20,
-        ..Limits::default()
-    };
+    let limits = with_limit(|l| l.max_frame_bytes = 20);
     // 4 + 9 + 7 = 20 bytes: allowed.
     assert!(decode_all_with(limits, b"*2\r\n$3\r\nabc\r\n:1234\r\n").is_ok());
     assert_fails_with(
@@ -869,21 +858,9 @@ fn runs_of_bulks_in_aggregates() {
     );
     // Limits broken in the middle of a run are reported at the element that breaks them.
     let wire = b"*4\r\n$1\r\na\r\n$1\r\nb\r\n$9\r\n123456789\r\n$1\r\nc\r\n";
-    let e = err_with(
-        Limits {
-            max_bulk_len: 8,
-            ..Limits::default()
-        },
-        wire,
-    );
+    let e = err_with(with_limit(|l| l.max_bulk_len = 8), wire);
     assert_eq!(e, at(ProtocolErrorKind::BulkTooLong, 18));
-    let e = err_with(
-        Limits {
-            max_frame_bytes: 20,
-            ..Limits::default()
-        },
-        wire,
-    );
+    let e = err_with(with_limit(|l| l.max_frame_bytes = 20), wire);
     assert_eq!(e, at(ProtocolErrorKind::FrameTooLarge, 18));
     // A bad CRLF inside a run.
     let e = err(b"*3\r\n$1\r\na\r\n$1\r\nbXY$1\r\nc\r\n");
@@ -920,10 +897,7 @@ fn runs_of_scalars_in_maps_and_attributes() {
     let e = err(b"*3\r\n:1\r\n,1.5\r\n,abc\r\n");
     assert_eq!(e, at(ProtocolErrorKind::InvalidDouble, 15));
     let e = err_with(
-        Limits {
-            max_line_len: 3,
-            ..Limits::default()
-        },
+        with_limit(|l| l.max_line_len = 3),
         b"*3\r\n:1\r\n:22\r\n:4444\r\n",
     );
     assert_eq!(e, at(ProtocolErrorKind::LineTooLong, 13));
@@ -931,10 +905,7 @@ fn runs_of_scalars_in_maps_and_attributes() {
 
 #[test]
 fn limits_frame_elements() {
-    let limits = Limits {
-        max_frame_elements: 4,
-        ..Limits::default()
-    };
+    let limits = with_limit(|l| l.max_frame_elements = 4);
     // Four values: allowed (a map pair counts two, a nested aggregate one).
     assert!(decode_all_with(limits, b"*2\r\n*2\r\n_\r\n_\r\n_\r\n").is_ok());
     assert!(decode_all_with(limits, b"*2\r\n*2\r\n_\r\n_\r\n*1\r\n_\r\n").is_err());
