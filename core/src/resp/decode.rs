@@ -539,20 +539,28 @@ impl Decoder {
             return None;
         }
         let base = *pos;
-        let chunk = if slices {
-            let chunk = buf.split_to(base + off).freeze();
+        // The run's bytes, split off once; each string is then split from its
+        // front as a `BytesMut` and frozen. More instructions than slicing one
+        // frozen `Bytes` per element, but measured faster: that slice clones
+        // through the vtable into memory and stalls re-reading it.
+        let mut chunk = if slices {
+            let mut chunk = buf.split_to(base + off);
+            chunk.advance(base);
             *consumed += (base + off) as u64;
             *pos = 0;
             chunk
         } else {
             *pos += off;
-            Bytes::new()
+            BytesMut::new()
         };
         *frame_bytes += off;
         *frame_elements += k;
-        let values = run[..k].iter().map(|item| match *item {
+        let mut taken = 0;
+        let mut values = run[..k].iter().map(|item| match *item {
             Item::Slice { at, n, simple } => {
-                let s = chunk.slice(base + at..base + at + n);
+                let mut s = chunk.split_to(at + n - taken).freeze();
+                s.advance(at - taken);
+                taken = at + n;
                 if simple {
                     Value::SimpleString(s)
                 } else {
@@ -569,7 +577,7 @@ impl Decoder {
             Frame::Seq {
                 remaining, items, ..
             } => {
-                items.extend(values);
+                items.extend(&mut values);
                 *remaining -= k;
                 if *remaining > 0 {
                     return Some(None);
@@ -582,7 +590,7 @@ impl Decoder {
                 attribute,
                 ..
             } => {
-                for v in values {
+                for v in &mut values {
                     match key.take() {
                         None => *key = Some(v),
                         Some(kv) => {
