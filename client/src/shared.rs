@@ -290,7 +290,9 @@ impl Shared {
                 Polled::Stopped
             }
         };
-        q.free_slot(id.index);
+        // Freed in place (the state is already `Free`): writing it again would drop it again.
+        slot.generation = slot.generation.wrapping_add(1);
+        q.free.push(id.index);
         Some(polled)
     }
 
