@@ -378,32 +378,13 @@ fn convert_to<T: FromValue>(value: Value) -> Result<T, Error> {
     from_value(value).map_err(Error::from)
 }
 
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::SimpleString(_) => "simple string",
-        Value::Error(_) => "error",
-        Value::Integer(_) => "integer",
-        Value::BulkString(_) => "bulk string",
-        Value::Null => "null",
-        Value::Array(_) => "array",
-        Value::Boolean(_) => "boolean",
-        Value::Double(_) => "double",
-        Value::BigNumber(_) => "big number",
-        Value::Verbatim { .. } => "verbatim string",
-        Value::Map(_) => "map",
-        Value::Set(_) => "set",
-        Value::Attribute { .. } => "attribute",
-        Value::Push(_) => "push",
-    }
-}
-
 fn convert_replies(value: Value) -> Result<Vec<Value>, Error> {
     match value {
         Value::Array(replies) => Ok(replies),
         Value::Error(e) => Err(Error::Server(e)),
         other => Err(ConversionError {
             expected: "array of replies",
-            found: kind_of(&other),
+            found: other.type_name(),
         }
         .into()),
     }
