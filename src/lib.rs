@@ -67,8 +67,9 @@ pub use redwire_client::config::{ClientConfig, UrlError};
 pub use redwire_client::runtime::{self, Runtime};
 pub use redwire_client::{
     cmd, from_value, Backoff, Client, CloseReason, Cmd, ConversionError, Endpoint, Error, Events,
-    FromValue, Limits, Pipeline, ProtocolVersion, QueuePolicy, Reply, RequestOptions, ServerError,
-    ServerErrorCode, StateKind, TimeoutKind, ToArg, Transaction, Transition, Value,
+    FromValue, Invalidation, Limits, Pipeline, ProtocolVersion, PubSubEvent, QueuePolicy, Received,
+    Reply, RequestOptions, ServerError, ServerErrorCode, StateKind, Subscriber, SubscriberConfig,
+    SubscriptionKind, Subscriptions, TimeoutKind, ToArg, Transaction, Transition, Value,
 };
 /// The sans-IO core: RESP codec and connection state machine.
 pub use redwire_core as core;
