@@ -522,7 +522,8 @@ fn spawn_child(args: &[&str]) -> BenchResult<Vec<String>> {
 
 /// A child process: one throughput run (`throughput CLIENT PORT TASKS WARMUP_MS DURATION_MS`,
 /// printing ops/s, peak RSS in KiB, allocations per op and the total operations done), one
-/// run of scenario (c) or (d) (`big|pipeline CLIENT PORT ROUNDS`, printing the median round in ms) or one idle-connection run (`idle CLIENT PORT N`,
+/// run of scenario (b) (`latency CLIENT PORT SAMPLES`, printing p50 and p99 in µs), of scenario
+/// (c) or (d) (`big|pipeline CLIENT PORT ROUNDS`, printing the median round in ms) or one idle-connection run (`idle CLIENT PORT N`,
 /// printing resident bytes per connection).
 fn child(args: &[String]) -> BenchResult<String> {
     let arg = |i: usize| {
@@ -557,6 +558,23 @@ fn child(args: &[String]) -> BenchResult<String> {
                 proc_status_kib("VmHWM:")?,
                 t.allocs_per_op,
                 t.total_ops
+            ))
+        }
+        "latency" => {
+            // `latency CLIENT PORT SAMPLES`: scenario (b) alone, for profilers and quick
+            // comparisons; prints p50 and p99 in µs.
+            let samples = num(3)? as usize;
+            let times = runtime().block_on(async {
+                match client {
+                    Client::Redwire => clients::redwire::latency(port, 200, samples).await,
+                    Client::RedisRs => clients::redis_rs::latency(port, 200, samples).await,
+                    Client::Fred => clients::fred::latency(port, 200, samples).await,
+                }
+            })?;
+            Ok(format!(
+                "{:.1} {:.1}",
+                micros(percentile(times.clone(), 0.50)),
+                micros(percentile(times, 0.99))
             ))
         }
         "big" => {

@@ -81,7 +81,10 @@ pub(crate) struct Driver {
     /// Set once the connection ended and everything was answered.
     finished: bool,
     timer: Option<Pin<Box<dyn AsyncTimer>>>,
+    /// The deadline the timer is armed for; `None` once it fired.
     timer_at: Option<Instant>,
+    /// The waker the timer was last polled with (`Pending`).
+    timer_waker: Option<std::task::Waker>,
 }
 
 impl Driver {
@@ -102,29 +105,38 @@ impl Driver {
             finished: false,
             timer: None,
             timer_at: None,
+            timer_waker: None,
         }
     }
 
-    /// One turn over every source; returns whether anything happened.
-    fn turn(&mut self, cx: &mut Context<'_>) -> bool {
-        let now = self.io.runtime.now();
-        let mut progress = self.io.drain(&mut self.conn);
+    /// One turn over every source not known to be pending in this poll; returns whether
+    /// anything happened.
+    fn turn(&mut self, cx: &mut Context<'_>, idle: &mut Idle, clock: &mut Clock) -> bool {
+        clock.new_turn();
+        // Outputs are carried out as each input causes them (`Io::handle`), so none wait here.
+        let mut progress = false;
 
-        self.io.shared.take(&mut self.inbox, cx);
-        if !self.inbox.is_empty() {
-            progress = true;
-            // All requests queued so far are submitted before any output is taken, so they
-            // leave in one Transmit.
-            for msg in self.inbox.drain(..) {
-                match msg {
-                    Msg::Request(request, reply) => {
-                        let id = self.conn.submit(request, now);
-                        self.io.pending.push_back((id, Some(reply)));
+        if !idle.inbox {
+            self.io.shared.take(&mut self.inbox, cx);
+            if self.inbox.is_empty() {
+                // The waker is registered: a push wakes this task for a new poll.
+                idle.inbox = true;
+            } else {
+                progress = true;
+                let now = clock.now(&*self.io.runtime);
+                // All requests queued so far are submitted before any output is taken, so
+                // they leave in one Transmit.
+                for msg in self.inbox.drain(..) {
+                    match msg {
+                        Msg::Request(request, reply) => {
+                            let id = self.conn.submit(request, now);
+                            self.io.pending.push_back((id, Some(reply)));
+                        }
+                        Msg::Close => self.conn.handle_input(Input::Close, now),
                     }
-                    Msg::Close => self.conn.handle_input(Input::Close, now),
                 }
+                self.io.drain(&mut self.conn);
             }
-            self.io.drain(&mut self.conn);
         }
 
         if let Some(connecting) = &mut self.io.connecting {
@@ -140,21 +152,30 @@ impl Driver {
                             read_closed: false,
                             broken: false,
                         });
+                        // A new stream has not been polled in this poll.
+                        idle.read = false;
+                        idle.write = false;
                         Input::SocketOpened
                     }
                     Err(e) => Input::OpenFailed(e.kind()),
                 };
+                let now = clock.now(&*self.io.runtime);
                 self.io.handle(&mut self.conn, input, now);
             }
         }
 
-        progress |= self.poll_write(cx, now);
-        progress |= self.poll_read(cx, now);
-        progress |= self.poll_timer(cx);
+        if !idle.write {
+            progress |= self.poll_write(cx, clock, &mut idle.write);
+        }
+        if !idle.read {
+            progress |= self.poll_read(cx, clock, &mut idle.read);
+        }
         progress
     }
 
-    fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    /// Writes what is queued; sets `pending` once the socket refuses more (its waker is then
+    /// registered).
+    fn poll_write(&mut self, cx: &mut Context<'_>, clock: &mut Clock, pending: &mut bool) -> bool {
         let mut progress = false;
         loop {
             let Some(socket) = self.io.socket.as_mut().filter(|s| !s.broken) else {
@@ -166,10 +187,11 @@ impl Driver {
                         Poll::Ready(Ok(())) => socket.unflushed = false,
                         Poll::Ready(Err(e)) => {
                             socket.broken = true;
+                            let now = clock.now(&*self.io.runtime);
                             self.io
                                 .handle(&mut self.conn, Input::IoError(e.kind()), now);
                         }
-                        Poll::Pending => {}
+                        Poll::Pending => *pending = true,
                     }
                 }
                 return progress;
@@ -182,10 +204,14 @@ impl Driver {
             }
             let result = socket.stream.poll_write_vectored(cx, &slices[..count]);
             match result {
-                Poll::Pending => return progress,
+                Poll::Pending => {
+                    *pending = true;
+                    return progress;
+                }
                 Poll::Ready(Ok(0)) => {
                     socket.broken = true;
                     let input = Input::IoError(io::ErrorKind::WriteZero);
+                    let now = clock.now(&*self.io.runtime);
                     self.io.handle(&mut self.conn, input, now);
                 }
                 Poll::Ready(Ok(mut n)) => {
@@ -201,10 +227,12 @@ impl Driver {
                         }
                     }
                     socket.unflushed = true;
+                    let now = clock.now(&*self.io.runtime);
                     self.io.handle(&mut self.conn, Input::Written(written), now);
                 }
                 Poll::Ready(Err(e)) => {
                     socket.broken = true;
+                    let now = clock.now(&*self.io.runtime);
                     self.io
                         .handle(&mut self.conn, Input::IoError(e.kind()), now);
                 }
@@ -213,7 +241,8 @@ impl Driver {
         }
     }
 
-    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    /// Reads until the socket has nothing more; sets `pending` then (its waker is registered).
+    fn poll_read(&mut self, cx: &mut Context<'_>, clock: &mut Clock, pending: &mut bool) -> bool {
         if !self
             .io
             .socket
@@ -227,12 +256,18 @@ impl Driver {
         let mut buf = SCRATCH
             .with(Cell::take)
             .unwrap_or_else(|| vec![0; READ_BUF].into_boxed_slice());
-        let progress = self.read_into(cx, now, &mut buf);
+        let progress = self.read_into(cx, clock, pending, &mut buf);
         SCRATCH.with(|s| s.set(Some(buf)));
         progress
     }
 
-    fn read_into(&mut self, cx: &mut Context<'_>, now: Instant, buf: &mut [u8]) -> bool {
+    fn read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        clock: &mut Clock,
+        pending: &mut bool,
+        buf: &mut [u8],
+    ) -> bool {
         for turn in 0..READS_PER_TURN {
             let Some(socket) = self
                 .io
@@ -243,18 +278,24 @@ impl Driver {
                 return turn > 0;
             };
             match socket.stream.poll_read(cx, buf) {
-                Poll::Pending => return turn > 0,
+                Poll::Pending => {
+                    *pending = true;
+                    return turn > 0;
+                }
                 Poll::Ready(Ok(0)) => {
                     socket.read_closed = true;
+                    let now = clock.now(&*self.io.runtime);
                     self.io.handle(&mut self.conn, Input::Eof, now);
                 }
                 Poll::Ready(Ok(n)) => {
                     let input = Input::Received(&buf[..n]);
+                    let now = clock.now(&*self.io.runtime);
                     self.io.handle(&mut self.conn, input, now);
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {
                     socket.broken = true;
+                    let now = clock.now(&*self.io.runtime);
                     self.io
                         .handle(&mut self.conn, Input::IoError(e.kind()), now);
                 }
@@ -263,10 +304,18 @@ impl Driver {
         true
     }
 
-    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+    fn poll_timer(&mut self, cx: &mut Context<'_>, clock: &mut Clock) -> bool {
         let Some(at) = self.conn.poll_timeout() else {
             return false;
         };
+        // Armed no later than the deadline, polled since it was armed (so it holds this task's
+        // waker) and not due yet: the runtime wakes the task when it fires, and polling it
+        // again until then would only register the same waker again.
+        if let (Some(armed), Some(waker)) = (self.timer_at, &self.timer_waker) {
+            if armed <= at && waker.will_wake(cx.waker()) && clock.last(&*self.io.runtime) < armed {
+                return false;
+            }
+        }
         loop {
             let timer = match &mut self.timer {
                 Some(timer) => timer,
@@ -283,6 +332,10 @@ impl Driver {
                 self.timer_at = Some(at);
             }
             if timer.as_mut().poll(cx).is_pending() {
+                match &self.timer_waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => self.timer_waker = Some(cx.waker().clone()),
+                }
                 return false;
             }
             if self.timer_at.is_some_and(|armed| armed < at) {
@@ -462,8 +515,18 @@ impl Future for Driver {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        // Sources that returned `Pending` in this poll have registered the waker and wake the
+        // task when they change; polling them again before the next poll would find nothing.
+        let mut idle = Idle::default();
+        let mut clock = Clock::default();
+        // Outputs of a connection not driven yet (its first `Open`).
+        this.io.drain(&mut this.conn);
         for _ in 0..TURNS_PER_POLL {
-            let progress = this.turn(cx);
+            let mut progress = this.turn(cx, &mut idle, &mut clock);
+            if !progress {
+                // Quiet: the timer last, once, as its deadline depends on everything above.
+                progress = this.poll_timer(cx, &mut clock);
+            }
             if matches!(this.conn.state(), StateKind::Closed | StateKind::Failed)
                 && !this.io.drain(&mut this.conn)
             {
@@ -474,8 +537,53 @@ impl Future for Driver {
                 return Poll::Pending;
             }
         }
-        // Still busy: let other tasks run, and come back.
+        // Still busy: let other tasks run, and come back. The timer is polled first, so
+        // deadlines are kept even while traffic never lets the connection go quiet.
+        this.poll_timer(cx, &mut clock);
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+/// Sources found pending in the current poll of the driver.
+#[derive(Default)]
+struct Idle {
+    inbox: bool,
+    read: bool,
+    write: bool,
+}
+
+/// The time, read from the runtime at most once per turn, and only if something needs it.
+#[derive(Default)]
+struct Clock {
+    now: Option<Instant>,
+    /// `now` was read in the current turn.
+    fresh: bool,
+}
+
+impl Clock {
+    fn new_turn(&mut self) {
+        self.fresh = false;
+    }
+
+    /// The current time (read at most once per turn).
+    fn now(&mut self, runtime: &dyn Runtime) -> Instant {
+        match self.now {
+            Some(now) if self.fresh => now,
+            _ => {
+                self.fresh = true;
+                *self.now.insert(runtime.now())
+            }
+        }
+    }
+
+    /// The time last read in this poll of the driver (read now if it was not). It may lag the
+    /// clock by the length of the poll: only for the check that the armed timer is not due
+    /// yet, which a timer registered with the runtime corrects by waking the task.
+    fn last(&mut self, runtime: &dyn Runtime) -> Instant {
+        match self.now {
+            Some(now) => now,
+            None => self.now(runtime),
+        }
     }
 }
