@@ -9,10 +9,10 @@ use redwire_core::conn::{
     Config, Connection, Endpoint, Input, Output, ProtocolVersion, PubSubEvent, Request,
     RequestError, RequestId, StateKind, SubscriptionKind,
 };
-use redwire_core::resp::{cmd, encode_value, ServerErrorCode, Value};
+use redwire_core::resp::{cmd, encode_value, Payload, ServerErrorCode, Value};
 
 fn bulk(s: &str) -> Value {
-    Value::BulkString(Bytes::copy_from_slice(s.as_bytes()))
+    Value::BulkString(Payload::copy_from_slice(s.as_bytes()))
 }
 
 /// A connection and everything it said, with a hand-driven clock.
@@ -83,7 +83,7 @@ impl Harness {
             StateKind::Connecting,
             "PING not answered yet"
         );
-        self.feed(&[Value::SimpleString(Bytes::from_static(b"PONG"))]);
+        self.feed(&[Value::SimpleString(Payload::from_static(b"PONG"))]);
         assert_eq!(self.conn.state(), StateKind::Connected);
     }
 

@@ -40,7 +40,7 @@ fn answer(sim: &Sim, id: redwire_core::conn::RequestId) -> Result<Value, Request
 }
 
 fn echo(sim: &Sim, id: redwire_core::conn::RequestId) -> Value {
-    Value::BulkString(sim.expects[&id].tokens[0].clone())
+    Value::BulkString(sim.expects[&id].tokens[0].clone().into())
 }
 
 const PLAIN: RequestOptions = RequestOptions {
@@ -877,7 +877,7 @@ fn batches_are_never_split_across_connections() {
         .tokens
         .iter()
         .cloned()
-        .map(Value::BulkString)
+        .map(|t| Value::BulkString(t.into()))
         .collect();
     assert_eq!(items, tokens);
     sim.finish();

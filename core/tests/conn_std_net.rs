@@ -58,7 +58,7 @@ fn config(server: &RedisServer) -> Config {
 }
 
 fn bulk(s: &str) -> Value {
-    Value::BulkString(bytes::Bytes::copy_from_slice(s.as_bytes()))
+    Value::BulkString(redwire_core::resp::Payload::copy_from_slice(s.as_bytes()))
 }
 
 #[test]

@@ -11,8 +11,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use redwire_core::resp::{cmd, from_value, Cmd, Decoder, Limits, ServerErrorCode, Value};
+use bytes::BytesMut;
+use redwire_core::resp::{cmd, from_value, Cmd, Decoder, Limits, Payload, ServerErrorCode, Value};
 use redwire_testkit::RedisServer;
 
 /// A blocking connection speaking through redwire's encoder and decoder.
@@ -68,7 +68,7 @@ impl Conn {
 }
 
 fn bulk(s: &str) -> Value {
-    Value::BulkString(Bytes::copy_from_slice(s.as_bytes()))
+    Value::BulkString(Payload::copy_from_slice(s.as_bytes()))
 }
 
 fn int(n: i64) -> Value {
@@ -76,7 +76,7 @@ fn int(n: i64) -> Value {
 }
 
 fn ok() -> Value {
-    Value::SimpleString(Bytes::from_static(b"OK"))
+    Value::SimpleString(Payload::from_static(b"OK"))
 }
 
 #[test]
@@ -101,7 +101,9 @@ fn debug_protocol_resp3_every_type() {
     assert_eq!(debug(&mut c, "double"), Value::Double(3.141));
     assert_eq!(
         debug(&mut c, "bignum"),
-        Value::BigNumber(Bytes::from_static(b"1234567999999999999999999999999999999"))
+        Value::BigNumber(Payload::from_static(
+            b"1234567999999999999999999999999999999"
+        ))
     );
     assert_eq!(debug(&mut c, "null"), Value::Null);
     assert_eq!(
@@ -140,7 +142,7 @@ fn debug_protocol_resp3_every_type() {
         debug(&mut c, "verbatim"),
         Value::Verbatim {
             format: *b"txt",
-            text: Bytes::from_static(b"This is a verbatim\nstring")
+            text: Payload::from_static(b"This is a verbatim\nstring")
         }
     );
     assert_eq!(debug(&mut c, "true"), Value::Boolean(true));
@@ -149,7 +151,7 @@ fn debug_protocol_resp3_every_type() {
     // Nothing left over: the next reply is the next command's.
     assert_eq!(
         c.call(cmd("PING")),
-        Value::SimpleString(Bytes::from_static(b"PONG"))
+        Value::SimpleString(Payload::from_static(b"PONG"))
     );
     assert!(c.buf.is_empty());
 }
@@ -214,7 +216,7 @@ fn ordinary_replies_resp2() {
     assert_eq!(c.call(cmd("SET").arg("bin").arg(&all)), ok());
     assert_eq!(
         c.call(cmd("GET").arg("bin")),
-        Value::BulkString(Bytes::from(all))
+        Value::BulkString(Payload::from(all))
     );
     // A bulk reply larger than one read.
     let big = "x".repeat(200_000);
@@ -245,11 +247,11 @@ fn ordinary_replies_resp2() {
     assert_eq!(c.call(cmd("MULTI")), ok());
     assert_eq!(
         c.call(cmd("SET").arg("t").arg("1")),
-        Value::SimpleString(Bytes::from_static(b"QUEUED"))
+        Value::SimpleString(Payload::from_static(b"QUEUED"))
     );
     assert_eq!(
         c.call(cmd("INCR").arg("k")),
-        Value::SimpleString(Bytes::from_static(b"QUEUED"))
+        Value::SimpleString(Payload::from_static(b"QUEUED"))
     );
     match c.call(cmd("EXEC")) {
         Value::Array(items) => {

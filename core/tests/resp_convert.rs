@@ -5,15 +5,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use bytes::Bytes;
 use redwire_core::resp::{
-    from_value, ConversionError, ReplyError, ServerError, ServerErrorCode, Value,
+    from_value, ConversionError, Payload, ReplyError, ServerError, ServerErrorCode, Value,
 };
 
 fn bulk(s: &str) -> Value {
-    Value::BulkString(Bytes::copy_from_slice(s.as_bytes()))
+    Value::BulkString(Payload::copy_from_slice(s.as_bytes()))
 }
 
 fn simple(s: &str) -> Value {
-    Value::SimpleString(Bytes::copy_from_slice(s.as_bytes()))
+    Value::SimpleString(Payload::copy_from_slice(s.as_bytes()))
 }
 
 fn server_err(code: &str) -> Value {
@@ -43,7 +43,7 @@ fn strings_and_bytes() {
     assert_eq!(
         from_value::<String>(Value::Verbatim {
             format: *b"txt",
-            text: Bytes::from_static(b"v")
+            text: Payload::from_static(b"v")
         })
         .unwrap(),
         "v"
@@ -51,12 +51,12 @@ fn strings_and_bytes() {
     assert_eq!(from_value::<String>(Value::Integer(-4)).unwrap(), "-4");
     assert_eq!(from_value::<String>(Value::Double(2.5)).unwrap(), "2.5");
     assert_eq!(
-        from_value::<String>(Value::BigNumber(Bytes::from_static(b"123"))).unwrap(),
+        from_value::<String>(Value::BigNumber(Payload::from_static(b"123"))).unwrap(),
         "123"
     );
-    let e = conversion(from_value::<String>(Value::BulkString(Bytes::from_static(
-        b"\xff",
-    ))));
+    let e = conversion(from_value::<String>(Value::BulkString(
+        Payload::from_static(b"\xff"),
+    )));
     assert_eq!(
         e,
         ConversionError {
@@ -84,7 +84,7 @@ fn integers_from_every_shape() {
     assert_eq!(from_value::<i32>(Value::Double(3.0)).unwrap(), 3);
     assert_eq!(from_value::<u16>(Value::Boolean(true)).unwrap(), 1);
     assert_eq!(
-        from_value::<i128>(Value::BigNumber(Bytes::from_static(
+        from_value::<i128>(Value::BigNumber(Payload::from_static(
             b"-170141183460469231731687303715884105728"
         )))
         .unwrap(),

@@ -1,9 +1,9 @@
 //! Decoder unit tests: every RESP2/RESP3 type, every protocol error kind,
 //! limits, poisoning, and the edge cases of the RESP3 specification.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use redwire_core::resp::{
-    Decoder, Limits, ProtocolError, ProtocolErrorKind, ServerError, ServerErrorCode, Value,
+    Decoder, Limits, Payload, ProtocolError, ProtocolErrorKind, ServerError, ServerErrorCode, Value,
 };
 
 fn decode_all_with(limits: Limits, input: &[u8]) -> Result<Vec<Value>, ProtocolError> {
@@ -90,11 +90,11 @@ fn at(kind: ProtocolErrorKind, offset: u64) -> ProtocolError {
 }
 
 fn bulk(s: &str) -> Value {
-    Value::BulkString(Bytes::copy_from_slice(s.as_bytes()))
+    Value::BulkString(Payload::copy_from_slice(s.as_bytes()))
 }
 
 fn simple(s: &str) -> Value {
-    Value::SimpleString(Bytes::copy_from_slice(s.as_bytes()))
+    Value::SimpleString(Payload::copy_from_slice(s.as_bytes()))
 }
 
 #[test]
@@ -282,7 +282,7 @@ fn bulk_strings() {
     // Binary safe: CR, LF and NUL inside.
     assert_eq!(
         one(b"$6\r\na\r\n\0bc\r\n"),
-        Value::BulkString(Bytes::from_static(b"a\r\n\0bc"))
+        Value::BulkString(Payload::from_static(b"a\r\n\0bc"))
     );
 }
 
@@ -376,13 +376,13 @@ fn doubles() {
 fn big_numbers() {
     assert_eq!(
         one(b"(3492890328409238509324850943850943825024385\r\n"),
-        Value::BigNumber(Bytes::from_static(
+        Value::BigNumber(Payload::from_static(
             b"3492890328409238509324850943850943825024385"
         ))
     );
     assert_eq!(
         one(b"(-12\r\n"),
-        Value::BigNumber(Bytes::from_static(b"-12"))
+        Value::BigNumber(Payload::from_static(b"-12"))
     );
     for wire in [&b"(\r\n"[..], b"(-\r\n", b"(12x\r\n", b"(1.5\r\n"] {
         assert_fails(wire, ProtocolErrorKind::InvalidBigNumber);
@@ -395,14 +395,14 @@ fn verbatim_strings() {
         one(b"=15\r\ntxt:Some string\r\n"),
         Value::Verbatim {
             format: *b"txt",
-            text: Bytes::from_static(b"Some string")
+            text: Payload::from_static(b"Some string")
         }
     );
     assert_eq!(
         one(b"=4\r\nmkd:\r\n"),
         Value::Verbatim {
             format: *b"mkd",
-            text: Bytes::new()
+            text: Payload::new()
         }
     );
     for wire in [&b"=3\r\ntxt\r\n"[..], b"=5\r\ntxtxy\r\n", b"=0\r\n\r\n"] {
@@ -772,30 +772,66 @@ fn byte_by_byte_feeding() {
 }
 
 #[test]
-fn bulk_payload_is_a_slice_of_the_read_buffer() {
+fn long_bulk_payload_is_a_slice_of_the_read_buffer() {
     let mut buf = BytesMut::with_capacity(64);
-    buf.extend_from_slice(b"$5\r\nhello\r\n");
+    buf.extend_from_slice(b"$40\r\n0123456789012345678901234567890123456789\r\n");
     let base = buf.as_ptr() as usize;
     let mut d = Decoder::new(Limits::default());
     match d.decode(&mut buf).unwrap() {
         Some(Value::BulkString(b)) => {
-            assert_eq!(b.as_ptr() as usize, base + 4, "payload was copied")
+            assert!(!b.is_inline());
+            assert_eq!(b.as_ptr() as usize, base + 5, "payload was copied")
         }
         v => panic!("{v:?}"),
     }
 }
 
 #[test]
+fn short_payloads_are_inline_and_release_the_read_buffer() {
+    let max = Payload::INLINE_CAPACITY;
+    let short = "s".repeat(max);
+    let wire = format!(
+        "*3\r\n${max}\r\n{short}\r\n+{short}\r\n${}\r\n{short}x\r\n",
+        max + 1
+    );
+    let mut buf = BytesMut::from(wire.as_bytes());
+    let base = buf.as_ptr() as usize;
+    match Decoder::new(Limits::default()).decode(&mut buf).unwrap() {
+        Some(Value::Array(items)) => match &items[..] {
+            [Value::BulkString(a), Value::SimpleString(b), Value::BulkString(c)] => {
+                assert!(a.is_inline() && b.is_inline() && !c.is_inline());
+                assert_eq!((&a[..], &b[..]), (short.as_bytes(), short.as_bytes()));
+                assert_eq!(c.as_ptr() as usize, base + wire.len() - max - 3);
+            }
+            other => panic!("{other:?}"),
+        },
+        v => panic!("{v:?}"),
+    }
+    // Decoded one by one, the slow path too.
+    let wire = format!("${max}\r\n{short}\r\n+{short}\r\n(12345\r\n=7\r\ntxt:abc\r\n");
+    for v in decode_all_with(Limits::default(), wire.as_bytes()).unwrap() {
+        match v {
+            Value::BulkString(p) | Value::SimpleString(p) | Value::BigNumber(p) => {
+                assert!(p.is_inline(), "{p:?}")
+            }
+            Value::Verbatim { text, .. } => assert!(text.is_inline() && text == "abc"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
 fn nested_and_chunked_payloads_are_not_copied() {
     // Inside an aggregate.
-    let mut buf = BytesMut::with_capacity(64);
-    buf.extend_from_slice(b"*2\r\n$3\r\nabc\r\n+hello\r\n");
+    let long = "l".repeat(Payload::INLINE_CAPACITY + 1);
+    let mut buf = BytesMut::with_capacity(128);
+    buf.extend_from_slice(format!("*2\r\n$24\r\n{long}\r\n+{long}\r\n").as_bytes());
     let base = buf.as_ptr() as usize;
     match Decoder::new(Limits::default()).decode(&mut buf).unwrap() {
         Some(Value::Array(items)) => match &items[..] {
             [Value::BulkString(a), Value::SimpleString(h)] => {
-                assert_eq!(a.as_ptr() as usize, base + 8);
-                assert_eq!(h.as_ptr() as usize, base + 14);
+                assert_eq!(a.as_ptr() as usize, base + 9);
+                assert_eq!(h.as_ptr() as usize, base + 36);
             }
             other => panic!("{other:?}"),
         },

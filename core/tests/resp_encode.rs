@@ -1,7 +1,9 @@
 //! Encoder tests: the exact bytes of commands and of every value type.
 
 use bytes::{Bytes, BytesMut};
-use redwire_core::resp::{cmd, encode_value, Cmd, ServerError, ServerErrorCode, ToArg, Value};
+use redwire_core::resp::{
+    cmd, encode_value, Cmd, Payload, ServerError, ServerErrorCode, ToArg, Value,
+};
 
 fn arg_bytes<A: ToArg>(a: A) -> Vec<u8> {
     let mut out = BytesMut::new();
@@ -80,7 +82,7 @@ fn every_argument_type() {
 
 #[test]
 fn every_value_type() {
-    let b = |s: &'static [u8]| Bytes::from_static(s);
+    let b = |s: &'static [u8]| Payload::from_static(s);
     assert_eq!(enc(&Value::SimpleString(b(b"OK"))), b"+OK\r\n");
     assert_eq!(
         enc(&Value::Error(ServerError {

@@ -1,11 +1,11 @@
 //! Property tests of the codec: round trips, chunking independence, and
 //! robustness against arbitrary bytes.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use proptest::prelude::*;
 use redwire_core::resp::{
-    encode_value, Decoder, Limits, ProtocolError, ProtocolErrorKind, ServerError, ServerErrorCode,
-    Value,
+    encode_value, Decoder, Limits, Payload, ProtocolError, ProtocolErrorKind, ServerError,
+    ServerErrorCode, Value,
 };
 
 fn arb_code() -> impl Strategy<Value = ServerErrorCode> {
@@ -26,12 +26,12 @@ fn arb_code() -> impl Strategy<Value = ServerErrorCode> {
 fn arb_leaf() -> impl Strategy<Value = Value> {
     prop_oneof![
         // Simple strings, errors and big numbers cannot contain CR or LF.
-        "[^\r\n]{0,20}".prop_map(|s| Value::SimpleString(Bytes::from(s))),
+        "[^\r\n]{0,20}".prop_map(|s| Value::SimpleString(Payload::from(s))),
         (arb_code(), "[ -~]{0,20}|[ -~]{0,5}\r\n[ -~]{0,5}")
             .prop_map(|(code, message)| Value::Error(ServerError { code, message })),
         any::<i64>().prop_map(Value::Integer),
         proptest::collection::vec(any::<u8>(), 0..40)
-            .prop_map(|b| Value::BulkString(Bytes::from(b))),
+            .prop_map(|b| Value::BulkString(Payload::from(b))),
         Just(Value::Null),
         any::<bool>().prop_map(Value::Boolean),
         // NaN is excluded only because NaN != NaN; the decoder's nan is tested by hand.
@@ -42,11 +42,11 @@ fn arb_leaf() -> impl Strategy<Value = Value> {
             Just(0.0)
         ]
         .prop_map(Value::Double),
-        "-?[0-9]{1,50}".prop_map(|s| Value::BigNumber(Bytes::from(s))),
+        "-?[0-9]{1,50}".prop_map(|s| Value::BigNumber(Payload::from(s))),
         ("[a-z]{3}", proptest::collection::vec(any::<u8>(), 0..30)).prop_map(|(f, t)| {
             Value::Verbatim {
                 format: f.as_bytes().try_into().unwrap(),
-                text: Bytes::from(t),
+                text: Payload::from(t),
             }
         }),
     ]
@@ -418,7 +418,7 @@ proptest! {
         items in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 0..200),
         mut cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..10),
     ) {
-        let expected = Value::Array(items.iter().map(|b| Value::BulkString(Bytes::from(b.clone()))).collect());
+        let expected = Value::Array(items.iter().map(|b| Value::BulkString(Payload::from(b.clone()))).collect());
         let mut wire = BytesMut::new();
         encode_value(&expected, &mut wire);
         wire.extend_from_slice(b":7\r\n");

@@ -6,9 +6,9 @@
 //!    exactly those bulk strings.
 #![no_main]
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use redwire_core::resp::{encode_value, Cmd, Decoder, Limits, Value};
+use redwire_core::resp::{encode_value, Cmd, Decoder, Limits, Payload, Value};
 
 fn limits() -> Limits {
     Limits {
@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(wire.is_empty());
     let expected = Value::Array(
         args.iter()
-            .map(|a| Value::BulkString(Bytes::copy_from_slice(a)))
+            .map(|a| Value::BulkString(Payload::copy_from_slice(a)))
             .collect(),
     );
     assert_eq!(v, expected);

@@ -18,7 +18,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::{Connection, Request, PUBSUB_EVENTS_LIMIT};
-use crate::resp::{Cmd, ServerError, Value};
+use crate::resp::{Cmd, Payload, ServerError, Value};
 
 /// Most names written in one restoring `SUBSCRIBE`, so a large set is not one huge command.
 pub(crate) const RESTORE_CHUNK: usize = 512;
@@ -230,11 +230,16 @@ pub(crate) enum Classified {
     Confirm(Confirmation),
 }
 
-fn bytes_of(v: &Value) -> Option<&Bytes> {
+fn bytes_of(v: &Value) -> Option<&Payload> {
     match v {
         Value::BulkString(b) | Value::SimpleString(b) => Some(b),
         _ => None,
     }
+}
+
+/// The bytes of a string element, as the `Bytes` the events carry.
+fn owned_bytes(v: &Value) -> Option<Bytes> {
+    bytes_of(v).map(|b| b.clone().into_bytes())
 }
 
 /// Recognises a RESP3 push frame, or (`array_too`) a RESP2 array, as Pub/Sub data.
@@ -253,7 +258,7 @@ pub(crate) fn classify(value: &Value, array_too: bool) -> Option<Classified> {
         };
         let channel = match channel {
             Value::Null if !subscribed => None,
-            c => Some(bytes_of(c)?.clone()),
+            c => Some(owned_bytes(c)?),
         };
         Some(Classified::Confirm(Confirmation {
             kind,
@@ -276,7 +281,7 @@ pub(crate) fn classify(value: &Value, array_too: bool) -> Option<Classified> {
             let [channel, payload] = rest else {
                 return None;
             };
-            let (channel, payload) = (bytes_of(channel)?.clone(), bytes_of(payload)?.clone());
+            let (channel, payload) = (owned_bytes(channel)?, owned_bytes(payload)?);
             Some(Classified::Event(if word[0] == b's' {
                 PubSubEvent::SMessage { channel, payload }
             } else {
@@ -288,9 +293,9 @@ pub(crate) fn classify(value: &Value, array_too: bool) -> Option<Classified> {
                 return None;
             };
             Some(Classified::Event(PubSubEvent::PMessage {
-                pattern: bytes_of(pattern)?.clone(),
-                channel: bytes_of(channel)?.clone(),
-                payload: bytes_of(payload)?.clone(),
+                pattern: owned_bytes(pattern)?,
+                channel: owned_bytes(channel)?,
+                payload: owned_bytes(payload)?,
             }))
         }
         b"subscribe" => confirm(Channel, true),
@@ -316,11 +321,9 @@ const INVALIDATE_CHANNEL: &[u8] = b"__redis__:invalidate";
 fn invalidation(keys: &Value) -> Option<Classified> {
     let inv = match keys {
         Value::Null => Invalidation::All,
-        Value::Array(keys) | Value::Set(keys) => Invalidation::Keys(
-            keys.iter()
-                .map(|k| bytes_of(k).cloned())
-                .collect::<Option<Vec<_>>>()?,
-        ),
+        Value::Array(keys) | Value::Set(keys) => {
+            Invalidation::Keys(keys.iter().map(owned_bytes).collect::<Option<Vec<_>>>()?)
+        }
         _ => return None,
     };
     Some(Classified::Event(PubSubEvent::Invalidate(inv)))
@@ -540,7 +543,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn bulk(s: &str) -> Value {
-        Value::BulkString(Bytes::copy_from_slice(s.as_bytes()))
+        Value::BulkString(Payload::copy_from_slice(s.as_bytes()))
     }
 
     #[test]

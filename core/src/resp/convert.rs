@@ -15,7 +15,7 @@ use bytes::Bytes;
 use thiserror::Error;
 
 use super::decode::{parse_double, parse_i64};
-use super::{ServerError, Value};
+use super::{Payload, ServerError, Value};
 
 /// A reply could not be turned into the requested type.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -120,12 +120,12 @@ impl FromValue for () {
 }
 
 /// The bytes of a string-like reply.
-fn string_bytes(value: Value, expected: &'static str) -> Result<Bytes, ConversionError> {
+fn string_bytes(value: Value, expected: &'static str) -> Result<Payload, ConversionError> {
     match value {
         Value::BulkString(b) | Value::SimpleString(b) | Value::BigNumber(b) => Ok(b),
         Value::Verbatim { text, .. } => Ok(text),
-        Value::Integer(n) => Ok(Bytes::from(n.to_string())),
-        Value::Double(d) => Ok(Bytes::from(format_double(d))),
+        Value::Integer(n) => Ok(Payload::from(n.to_string())),
+        Value::Double(d) => Ok(Payload::from(format_double(d))),
         v => Err(mismatch(expected, &v)),
     }
 }
@@ -140,22 +140,31 @@ fn format_double(d: f64) -> String {
     }
 }
 
+/// The payload as the decoder made it: no copy, whatever its length.
+impl FromValue for Payload {
+    fn from_value(value: Value) -> Result<Self, ConversionError> {
+        string_bytes(value, "Payload")
+    }
+}
+
+/// A long payload is handed over as it is; a short one (stored inline) is
+/// copied into a new buffer. Ask for [`Payload`] to avoid that copy.
 impl FromValue for Bytes {
     fn from_value(value: Value) -> Result<Self, ConversionError> {
-        string_bytes(value, "Bytes")
+        string_bytes(value, "Bytes").map(Payload::into_bytes)
     }
 }
 
 impl FromValue for Vec<u8> {
     fn from_value(value: Value) -> Result<Self, ConversionError> {
-        string_bytes(value, "Vec<u8>").map(|b| b.to_vec())
+        string_bytes(value, "Vec<u8>").map(Vec::from)
     }
 }
 
 impl FromValue for String {
     fn from_value(value: Value) -> Result<Self, ConversionError> {
         let b = string_bytes(value, "String")?;
-        String::from_utf8(b.to_vec()).map_err(|_| ConversionError {
+        String::from_utf8(Vec::from(b)).map_err(|_| ConversionError {
             expected: "String",
             found: "non-UTF-8 bytes",
         })

@@ -11,10 +11,10 @@
 //! is chunked. Declared lengths are checked against [`Limits`] and never used
 //! to size an allocation.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 
 use super::error::{ProtocolError, ProtocolErrorKind, ServerError};
-use super::Value;
+use super::{Payload, Value};
 
 /// Bounds on what a server can make the decoder accept or allocate.
 ///
@@ -298,15 +298,23 @@ impl Decoder {
                 {
                     return None;
                 }
-                // One split for everything parsed so far and this bulk, then
-                // trim the frozen slice down to the payload.
-                let mut bulk = buf.split_to(pos + len).freeze();
-                bulk.advance(pos + cr + 2);
-                bulk.truncate(n);
-                self.consumed += (pos + len) as u64;
-                self.pos = 0;
-                self.frame_bytes += len;
-                return Some(Value::BulkString(bulk));
+                if n <= Payload::INLINE_CAPACITY {
+                    let at = cr + 2;
+                    (
+                        Value::BulkString(Payload::inline_prefix(&data[at..], n)),
+                        len,
+                    )
+                } else {
+                    // One split for everything parsed so far and this bulk, then
+                    // trim the frozen slice down to the payload.
+                    let mut bulk = buf.split_to(pos + len).freeze();
+                    bulk.advance(pos + cr + 2);
+                    bulk.truncate(n);
+                    self.consumed += (pos + len) as u64;
+                    self.pos = 0;
+                    self.frame_bytes += len;
+                    return Some(Value::BulkString(bulk.into()));
+                }
             }
             b'#' if data.len() >= 4 && &data[2..4] == b"\r\n" && fits(4) => match data[1] {
                 b't' => (Value::Boolean(true), 4),
@@ -316,7 +324,7 @@ impl Decoder {
             b'_' if data.len() >= 3 && &data[1..3] == b"\r\n" && fits(3) => (Value::Null, 3),
             // The commonest reply of all.
             b'+' if data.starts_with(b"+OK\r\n") && fits(5) && limits.max_line_len >= 2 => {
-                (Value::SimpleString(Bytes::from_static(b"OK")), 5)
+                (Value::SimpleString(Payload::from_static(b"OK")), 5)
             }
             ty @ (b'+' | b',') => {
                 // Short lines only: a plain loop beats a vectorised search there.
@@ -332,11 +340,14 @@ impl Decoder {
                 if ty == b',' {
                     (Value::Double(parse_double(line)?), len)
                 } else {
-                    // The commonest replies by far need no slice of the buffer.
-                    let known: &'static [u8] = match line {
-                        b"OK" => b"OK",
-                        b"PONG" => b"PONG",
-                        b"QUEUED" => b"QUEUED",
+                    // The commonest replies by far need no copy at all.
+                    let payload = match line {
+                        b"OK" => Payload::from_static(b"OK"),
+                        b"PONG" => Payload::from_static(b"PONG"),
+                        b"QUEUED" => Payload::from_static(b"QUEUED"),
+                        _ if line.len() <= Payload::INLINE_CAPACITY => {
+                            Payload::copy_from_slice(line)
+                        }
                         _ => {
                             let mut s = buf.split_to(pos + len).freeze();
                             s.advance(pos + 1);
@@ -344,10 +355,10 @@ impl Decoder {
                             self.consumed += (pos + len) as u64;
                             self.pos = 0;
                             self.frame_bytes += len;
-                            return Some(Value::SimpleString(s));
+                            return Some(Value::SimpleString(s.into()));
                         }
                     };
-                    (Value::SimpleString(Bytes::from_static(known)), len)
+                    (Value::SimpleString(payload), len)
                 }
             }
             _ => return None,
@@ -434,6 +445,64 @@ impl Decoder {
             consumed,
             ..
         } = self;
+        // Short bulk strings (keys, fields, small values), the commonest
+        // elements of all, go straight into a sequence: copied inline, with no
+        // split of the buffer and no second pass. Anything else (a long bulk,
+        // another type, an incomplete element, a limit about to break) stops
+        // the loop and is left to the general run below.
+        if let Some(Frame::Seq {
+            remaining,
+            streamed: false,
+            items,
+            ..
+        }) = stack.last_mut()
+        {
+            // `fast_digits` reads at most 18 digits: with this line limit, no
+            // bulk header of the loop can break it.
+            if limits.max_line_len >= 18 {
+                let want =
+                    (*remaining).min(limits.max_frame_elements.saturating_sub(*frame_elements));
+                let budget = limits.max_frame_bytes.saturating_sub(*frame_bytes);
+                let max_inline = Payload::INLINE_CAPACITY.min(limits.max_bulk_len) as u64;
+                let data = &buf[*pos..];
+                let (mut off, mut k) = (0, 0);
+                while k < want {
+                    let d = &data[off..];
+                    if d.first() != Some(&b'$') {
+                        break;
+                    }
+                    let Some((n, cr)) = fast_digits(d, 1) else {
+                        break;
+                    };
+                    if n > max_inline {
+                        break;
+                    }
+                    let (at, n) = (cr + 2, n as usize);
+                    let len = at + n + 2;
+                    if d.len() < len
+                        || d[len - 2] != b'\r'
+                        || d[len - 1] != b'\n'
+                        || off + len > budget
+                    {
+                        break;
+                    }
+                    items.push(Value::BulkString(Payload::inline_prefix(&d[at..], n)));
+                    off += len;
+                    k += 1;
+                }
+                if k > 0 {
+                    *pos += off;
+                    *frame_bytes += off;
+                    *frame_elements += k;
+                    *remaining -= k;
+                    if *remaining > 0 {
+                        return Some(None);
+                    }
+                    let frame = stack.pop()?;
+                    return Some(Some(finished(frame)));
+                }
+            }
+        }
         let want = match stack.last()? {
             Frame::Seq {
                 remaining,
@@ -475,7 +544,7 @@ impl Decoder {
                     {
                         break;
                     }
-                    slices = true;
+                    slices |= n > Payload::INLINE_CAPACITY;
                     (
                         Item::Slice {
                             at: off + cr + 2,
@@ -515,7 +584,7 @@ impl Decoder {
                         let Some(x) = parse_double(line) else { break };
                         (Item::Double(x), lf + 1)
                     } else {
-                        slices = true;
+                        slices |= line.len() > Payload::INLINE_CAPACITY;
                         (
                             Item::Slice {
                                 at: off + 1,
@@ -539,10 +608,12 @@ impl Decoder {
             return None;
         }
         let base = *pos;
-        // The run's bytes, split off once; each string is then split from its
-        // front as a `BytesMut` and frozen. More instructions than slicing one
-        // frozen `Bytes` per element, but measured faster: that slice clones
-        // through the vtable into memory and stalls re-reading it.
+        // Short strings are copied inline, from the buffer in place. With a
+        // long one in the run, the run's bytes are split off once and each long
+        // string is split from its front as a `BytesMut` and frozen: more
+        // instructions than slicing one frozen `Bytes` per element, but
+        // measured faster, as that slice clones through the vtable into memory
+        // and stalls re-reading it.
         let mut chunk = if slices {
             let mut chunk = buf.split_to(base + off);
             chunk.advance(base);
@@ -558,9 +629,19 @@ impl Decoder {
         let mut taken = 0;
         let mut values = run[..k].iter().map(|item| match *item {
             Item::Slice { at, n, simple } => {
-                let mut s = chunk.split_to(at + n - taken).freeze();
-                s.advance(at - taken);
-                taken = at + n;
+                let s = if n <= Payload::INLINE_CAPACITY {
+                    let src = if slices {
+                        &chunk[at - taken..]
+                    } else {
+                        &buf[base + at..]
+                    };
+                    Payload::inline_prefix(src, n)
+                } else {
+                    let mut s = chunk.split_to(at + n - taken).freeze();
+                    s.advance(at - taken);
+                    taken = at + n;
+                    s.into()
+                };
                 if simple {
                     Value::SimpleString(s)
                 } else {
@@ -577,7 +658,7 @@ impl Decoder {
             Frame::Seq {
                 remaining, items, ..
             } => {
-                items.extend(&mut values);
+                items.extend(values);
                 *remaining -= k;
                 if *remaining > 0 {
                     return Some(None);
@@ -625,11 +706,17 @@ impl Decoder {
         }
     }
 
-    /// Takes `len` payload bytes starting `at` bytes into the current element
-    /// as a zero-copy slice of the buffer, consuming everything before them.
+    /// Takes `len` payload bytes starting `at` bytes into the current element,
+    /// leaving `pos` just after them: copied inline when short, else as a
+    /// zero-copy slice of the buffer (consuming everything before them).
     #[inline]
-    fn take(&mut self, buf: &mut BytesMut, at: usize, len: usize) -> Bytes {
+    fn take(&mut self, buf: &mut BytesMut, at: usize, len: usize) -> Payload {
         let skip = self.pos + at;
+        if len <= Payload::INLINE_CAPACITY {
+            let payload = Payload::copy_from_slice(&buf[skip..skip + len]);
+            self.pos = skip + len;
+            return payload;
+        }
         // One split for the parsed bytes and the payload together, then drop
         // the parsed prefix from the frozen slice: cheaper than advancing the
         // BytesMut first.
@@ -637,7 +724,7 @@ impl Decoder {
         data.advance(skip);
         self.consumed += (skip + len) as u64;
         self.pos = 0;
-        data
+        data.into()
     }
 
     /// An error `at` bytes into the current element.
@@ -775,11 +862,11 @@ impl Decoder {
                 match known {
                     Some(s) => {
                         self.pos += line_len;
-                        Value::SimpleString(Bytes::from_static(s))
+                        Value::SimpleString(Payload::from_static(s))
                     }
                     None => {
                         let s = self.take(buf, 1, cr - 1);
-                        self.pos = 2;
+                        self.pos += 2;
                         Value::SimpleString(s)
                     }
                 }
@@ -827,7 +914,7 @@ impl Decoder {
                 }
                 self.account(line_len)?;
                 let s = self.take(buf, 1, cr - 1);
-                self.pos = 2;
+                self.pos += 2;
                 Value::BigNumber(s)
             }
             b'.' => return self.stream_end(cr),
@@ -885,7 +972,7 @@ impl Decoder {
             // `;0` ends a streamed string.
             self.consume_line(cr + 2)?;
             let s = self.streamed.take().unwrap_or_default();
-            return Ok(Step::Value(Value::BulkString(s.freeze())));
+            return Ok(Step::Value(Value::BulkString(s.freeze().into())));
         }
         // The whole bulk counts towards the frame from its header on, so an
         // oversized one fails before any of it is buffered.

@@ -38,10 +38,12 @@ pub mod corpus;
 mod decode;
 mod encode;
 mod error;
+mod payload;
 mod value;
 
 pub use convert::{from_value, ConversionError, FromValue, ReplyError};
 pub use decode::{Decoder, Limits};
 pub use encode::{cmd, encode_value, Cmd, ToArg};
 pub use error::{ProtocolError, ProtocolErrorKind, ServerError, ServerErrorCode};
+pub use payload::Payload;
 pub use value::Value;

@@ -1,11 +1,11 @@
 //! The reply value model: every RESP2 and RESP3 type, as one enum.
 //!
-//! Payloads are [`Bytes`] slices of the connection's read buffer, so a bulk
-//! string is never copied between the socket and the caller.
-
-use bytes::Bytes;
+//! String payloads are [`Payload`]s: short ones inline, long ones zero-copy
+//! slices of the connection's read buffer, so a large bulk string is never
+//! copied between the socket and the caller.
 
 use super::error::ServerError;
+use super::payload::Payload;
 
 /// One complete RESP2 or RESP3 value.
 ///
@@ -16,13 +16,13 @@ use super::error::ServerError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// `+OK`: a short, binary-safe status line.
-    SimpleString(Bytes),
+    SimpleString(Payload),
     /// `-ERR ...` (simple error) or `!<len>` (bulk error), split into its typed code.
     Error(ServerError),
     /// `:42`
     Integer(i64),
     /// `$5\r\nhello`
-    BulkString(Bytes),
+    BulkString(Payload),
     /// `$-1`, `*-1` (RESP2) or `_` (RESP3).
     Null,
     /// `*<n>`
@@ -32,13 +32,13 @@ pub enum Value {
     /// `,3.14`, `,inf`, `,-inf`, `,nan`
     Double(f64),
     /// `(3492890328409238509324850943850943825024385`: the decimal digits, with an optional leading `-`.
-    BigNumber(Bytes),
+    BigNumber(Payload),
     /// `=15\r\ntxt:Some string`: the three-byte format and the text.
     Verbatim {
         /// The format, such as `txt` or `mkd`.
         format: [u8; 3],
         /// The text after `xxx:`.
-        text: Bytes,
+        text: Payload,
     },
     /// `%<n>`: key/value pairs in the order the server sent them.
     Map(Vec<(Value, Value)>),

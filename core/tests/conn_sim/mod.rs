@@ -24,7 +24,9 @@ use redwire_core::conn::{
     Backoff, CloseReason, Config, Connection, Endpoint, Input, Output, ProtocolVersion,
     QueuePolicy, Request, RequestError, RequestId, RequestOptions, StateKind, TimeoutKind,
 };
-use redwire_core::resp::{cmd, encode_value, Decoder, Limits, ServerError, ServerErrorCode, Value};
+use redwire_core::resp::{
+    cmd, encode_value, Decoder, Limits, Payload, ServerError, ServerErrorCode, Value,
+};
 
 /// The model's own copy of the legal edges (not the crate's table: this checks it).
 pub const LEGAL: &[(StateKind, StateKind)] = {
@@ -200,7 +202,7 @@ impl FakeServer {
             let args: Vec<Bytes> = args
                 .into_iter()
                 .map(|a| match a {
-                    Value::BulkString(b) => b,
+                    Value::BulkString(b) => b.into_bytes(),
                     other => panic!("argument is not a bulk string: {other:?}"),
                 })
                 .collect();
@@ -210,11 +212,11 @@ impl FakeServer {
                 "HELLO" => match self.script.hello {
                     Hello::Accept => Value::Map(vec![
                         (
-                            Value::BulkString(Bytes::from_static(b"server")),
-                            Value::BulkString(Bytes::from_static(b"redis")),
+                            Value::BulkString(Payload::from_static(b"server")),
+                            Value::BulkString(Payload::from_static(b"redis")),
                         ),
                         (
-                            Value::BulkString(Bytes::from_static(b"proto")),
+                            Value::BulkString(Payload::from_static(b"proto")),
                             Value::Integer(3),
                         ),
                     ]),
@@ -225,7 +227,7 @@ impl FakeServer {
                 "SELECT" => self.script.select.map_or(ok(), |c| server_error(c.code())),
                 "CLIENT" => ok(),
                 "PING" => self.script.ping.map_or_else(
-                    || Value::SimpleString(Bytes::from_static(b"PONG")),
+                    || Value::SimpleString(Payload::from_static(b"PONG")),
                     |c| server_error(c.code()),
                 ),
                 "ECHO" => {
@@ -244,7 +246,7 @@ impl FakeServer {
                         self.last_token = n;
                     }
                     *executed.entry(args[1].clone()).or_default() += 1;
-                    Value::BulkString(args[1].clone())
+                    Value::BulkString(args[1].clone().into())
                 }
                 other => panic!("unexpected command {other}"),
             };
@@ -253,8 +255,8 @@ impl FakeServer {
             }
             if self.script.pushes {
                 let push = Value::Push(vec![
-                    Value::BulkString(Bytes::from_static(b"message")),
-                    Value::BulkString(Bytes::from_static(b"chan")),
+                    Value::BulkString(Payload::from_static(b"message")),
+                    Value::BulkString(Payload::from_static(b"chan")),
                 ]);
                 encode_value(&push, &mut self.out);
             }
@@ -264,7 +266,7 @@ impl FakeServer {
 }
 
 fn ok() -> Value {
-    Value::SimpleString(Bytes::from_static(b"OK"))
+    Value::SimpleString(Payload::from_static(b"OK"))
 }
 
 /// A configuration for the simulation: small timeouts, deterministic jitter.
@@ -706,9 +708,14 @@ impl Sim {
         match result {
             Ok(v) => {
                 let want = if e.tokens.len() == 1 {
-                    Value::BulkString(e.tokens[0].clone())
+                    Value::BulkString(e.tokens[0].clone().into())
                 } else {
-                    Value::Array(e.tokens.iter().cloned().map(Value::BulkString).collect())
+                    Value::Array(
+                        e.tokens
+                            .iter()
+                            .map(|t| Value::BulkString(t.clone().into()))
+                            .collect(),
+                    )
                 };
                 assert_eq!(v, &want, "request {id:?} got someone else's reply");
             }
