@@ -71,6 +71,7 @@ pub use redwire_client::{
     Reply, RequestOptions, ServerError, ServerErrorCode, StateKind, Subscriber, SubscriberConfig,
     SubscriptionKind, Subscriptions, TimeoutKind, ToArg, Transaction, Transition, Value,
 };
+pub use redwire_core::resp::Payload;
 /// The sans-IO core: RESP codec and connection state machine.
 pub use redwire_core as core;
 

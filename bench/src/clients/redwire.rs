@@ -5,7 +5,7 @@ use std::any::Any;
 use std::time::Duration;
 
 use bytes::Bytes;
-use redwire::{cmd, Backoff, Client, ClientConfig, Value};
+use redwire::{cmd, Backoff, Client, ClientConfig, Payload, Value};
 
 use super::{
     err, measure_recovery, run_workers, small_value, task_key, time_each, BenchResult, Recovery,
@@ -38,11 +38,11 @@ pub async fn throughput(
                     .send_owned(cmd("SET").arg(key.as_str()).arg(value.clone()))
                     .await
                     .map_err(err)?;
-                let got: Option<Bytes> = client
+                let got: Option<Payload> = client
                     .query_owned(cmd("GET").arg(key.as_str()))
                     .await
                     .map_err(err)?;
-                if got.as_ref() != Some(&value) {
+                if got.as_deref() != Some(&value[..]) {
                     return Err(format!("GET {key} returned {got:?}"));
                 }
                 workers.count(2);
@@ -63,7 +63,7 @@ pub async fn latency(port: u16, warmup: usize, samples: usize) -> BenchResult<Ve
     time_each(warmup, samples, || {
         let (client, key) = (&client, key.as_str());
         async move {
-            let got: Option<Bytes> = client.query_owned(cmd("GET").arg(key)).await.map_err(err)?;
+            let got: Option<Payload> = client.query_owned(cmd("GET").arg(key)).await.map_err(err)?;
             got.map(drop).ok_or_else(|| "missing value".to_string())
         }
     })
