@@ -522,7 +522,8 @@ fn spawn_child(args: &[&str]) -> BenchResult<Vec<String>> {
 
 /// A child process: one throughput run (`throughput CLIENT PORT TASKS WARMUP_MS DURATION_MS`,
 /// printing ops/s, peak RSS in KiB, allocations per op and the total operations done), one
-/// run of scenario (b) (`latency CLIENT PORT SAMPLES`, printing p50 and p99 in µs), of scenario
+/// run of scenario (b) (`latency CLIENT PORT SAMPLES`, printing p50 and p99 in µs, or
+/// `latency-all - PORT SAMPLES BLOCKS` for every client in alternating blocks), of scenario
 /// (c) or (d) (`big|pipeline CLIENT PORT ROUNDS`, printing the median round in ms) or one idle-connection run (`idle CLIENT PORT N`,
 /// printing resident bytes per connection).
 fn child(args: &[String]) -> BenchResult<String> {
@@ -532,7 +533,11 @@ fn child(args: &[String]) -> BenchResult<String> {
             .ok_or_else(|| format!("missing argument {i}"))
     };
     let num = |i: usize| arg(i)?.parse::<u64>().map_err(|e| e.to_string());
-    let client = Client::parse(arg(1)?).ok_or("unknown client")?;
+    // `latency-all` takes every client (its client argument is ignored).
+    let client = match arg(0)? {
+        "latency-all" => Client::Redwire,
+        _ => Client::parse(arg(1)?).ok_or("unknown client")?,
+    };
     let port = num(2)? as u16;
     match arg(0)? {
         "throughput" => {
@@ -576,6 +581,42 @@ fn child(args: &[String]) -> BenchResult<String> {
                 micros(percentile(times.clone(), 0.50)),
                 micros(percentile(times, 0.99))
             ))
+        }
+        "latency-all" => {
+            // `latency-all - PORT SAMPLES BLOCKS`: scenario (b) for every client, in BLOCKS
+            // blocks that take the clients in turn (so a burst of load elsewhere on the machine
+            // costs each alike); prints `client p50 p99` (µs) for each.
+            let (samples, blocks) = (num(3)? as usize, num(4)?.max(1) as usize);
+            let per_block = samples.div_ceil(blocks);
+            let mut all: Vec<Vec<Duration>> = vec![Vec::new(); Client::ALL.len()];
+            for _ in 0..blocks {
+                for (i, client) in Client::ALL.into_iter().enumerate() {
+                    all[i].extend(runtime().block_on(async {
+                        match client {
+                            Client::Redwire => {
+                                clients::redwire::latency(port, 200, per_block).await
+                            }
+                            Client::RedisRs => {
+                                clients::redis_rs::latency(port, 200, per_block).await
+                            }
+                            Client::Fred => clients::fred::latency(port, 200, per_block).await,
+                        }
+                    })?);
+                }
+            }
+            Ok(Client::ALL
+                .into_iter()
+                .zip(all)
+                .map(|(client, times)| {
+                    format!(
+                        "{} {:.1} {:.1}",
+                        client.name(),
+                        micros(percentile(times.clone(), 0.50)),
+                        micros(percentile(times, 0.99))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" "))
         }
         "big" => {
             // `big CLIENT PORT ROUNDS`: scenario (c) alone, for profilers; prints the median ms.

@@ -78,6 +78,8 @@ pub(crate) struct Driver {
     conn: Connection,
     io: Io,
     inbox: Vec<Msg>,
+    /// Set at the first poll.
+    started: bool,
     /// Set once the connection ended and everything was answered.
     finished: bool,
     timer: Option<Pin<Box<dyn AsyncTimer>>>,
@@ -102,6 +104,7 @@ impl Driver {
                 last_reason: None,
             },
             inbox: Vec::new(),
+            started: false,
             finished: false,
             timer: None,
             timer_at: None,
@@ -519,8 +522,12 @@ impl Future for Driver {
         // task when they change; polling them again before the next poll would find nothing.
         let mut idle = Idle::default();
         let mut clock = Clock::default();
-        // Outputs of a connection not driven yet (its first `Open`).
-        this.io.drain(&mut this.conn);
+        if !this.started {
+            // The outputs of a connection not driven yet (its first `Open`); later outputs are
+            // carried out as the input that caused them is handled.
+            this.started = true;
+            this.io.drain(&mut this.conn);
+        }
         for _ in 0..TURNS_PER_POLL {
             let mut progress = this.turn(cx, &mut idle, &mut clock);
             if !progress {
