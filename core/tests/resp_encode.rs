@@ -94,7 +94,7 @@ fn every_value_type() {
     assert_eq!(
         enc(&Value::Error(ServerError {
             code: ServerErrorCode::Err,
-            message: String::new()
+            message: "".into()
         })),
         b"-ERR\r\n"
     );

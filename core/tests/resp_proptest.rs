@@ -27,8 +27,12 @@ fn arb_leaf() -> impl Strategy<Value = Value> {
     prop_oneof![
         // Simple strings, errors and big numbers cannot contain CR or LF.
         "[^\r\n]{0,20}".prop_map(|s| Value::SimpleString(Payload::from(s))),
-        (arb_code(), "[ -~]{0,20}|[ -~]{0,5}\r\n[ -~]{0,5}")
-            .prop_map(|(code, message)| Value::Error(ServerError { code, message })),
+        (arb_code(), "[ -~]{0,20}|[ -~]{0,5}\r\n[ -~]{0,5}").prop_map(|(code, message)| {
+            Value::Error(ServerError {
+                code,
+                message: message.into(),
+            })
+        }),
         any::<i64>().prop_map(Value::Integer),
         proptest::collection::vec(any::<u8>(), 0..40)
             .prop_map(|b| Value::BulkString(Payload::from(b))),

@@ -66,6 +66,11 @@ impl Default for Limits {
 /// large aggregates grow by doubling, hostile declared counts cost nothing.
 const MAX_PREALLOC: usize = 1024;
 
+/// The commonest replies of all, built once.
+const OK: Payload = Payload::from_static(b"OK");
+const PONG: Payload = Payload::from_static(b"PONG");
+const QUEUED: Payload = Payload::from_static(b"QUEUED");
+
 /// Decodes RESP2 and RESP3 frames from a byte buffer as it fills.
 ///
 /// ```
@@ -324,7 +329,7 @@ impl Decoder {
             b'_' if data.len() >= 3 && &data[1..3] == b"\r\n" && fits(3) => (Value::Null, 3),
             // The commonest reply of all.
             b'+' if data.starts_with(b"+OK\r\n") && fits(5) && limits.max_line_len >= 2 => {
-                (Value::SimpleString(Payload::from_static(b"OK")), 5)
+                (Value::SimpleString(OK), 5)
             }
             ty @ (b'+' | b',') => {
                 // Short lines only: a plain loop beats a vectorised search there.
@@ -342,9 +347,9 @@ impl Decoder {
                 } else {
                     // The commonest replies by far need no copy at all.
                     let payload = match line {
-                        b"OK" => Payload::from_static(b"OK"),
-                        b"PONG" => Payload::from_static(b"PONG"),
-                        b"QUEUED" => Payload::from_static(b"QUEUED"),
+                        b"OK" => OK,
+                        b"PONG" => PONG,
+                        b"QUEUED" => QUEUED,
                         _ if line.len() <= Payload::INLINE_CAPACITY => {
                             Payload::copy_from_slice(line)
                         }
@@ -479,11 +484,7 @@ impl Decoder {
                     }
                     let (at, n) = (cr + 2, n as usize);
                     let len = at + n + 2;
-                    if d.len() < len
-                        || d[len - 2] != b'\r'
-                        || d[len - 1] != b'\n'
-                        || off + len > budget
-                    {
+                    if d.get(len - 2..len) != Some(b"\r\n") || off + len > budget {
                         break;
                     }
                     items.push(Value::BulkString(Payload::inline_prefix(&d[at..], n)));

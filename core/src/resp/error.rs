@@ -80,7 +80,7 @@ pub struct ServerError {
     /// The error code, the first word of the reply.
     pub code: ServerErrorCode,
     /// The rest of the reply after the code, for humans. Never parsed.
-    pub message: String,
+    pub message: Box<str>,
 }
 
 /// The code that starts a server error reply, typed.
@@ -217,7 +217,7 @@ impl ServerError {
         };
         ServerError {
             code: ServerErrorCode::from_code(code),
-            message: message.to_owned(),
+            message: message.into(),
         }
     }
 

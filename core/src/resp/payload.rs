@@ -42,19 +42,23 @@ pub struct Payload(Repr);
 
 #[derive(Clone)]
 enum Repr {
+    // Measured: a tag of its own (rather than a niche in the `Bytes`) and the
+    // data before the length make building and moving a short payload about a
+    // third faster than the 32-byte layout.
     Inline {
-        len: u8,
         data: [u8; Payload::INLINE_CAPACITY],
+        len: u8,
     },
     Shared(Bytes),
 }
 
-// A payload is no larger than the `Bytes` it replaces.
-const _: () = assert!(std::mem::size_of::<Payload>() == std::mem::size_of::<Bytes>());
+// A payload is one word larger than the `Bytes` it replaces; a `Value` is no
+// larger for it.
+const _: () = assert!(std::mem::size_of::<Payload>() <= std::mem::size_of::<Bytes>() + 8);
 
 impl Payload {
     /// The longest payload stored inline, without a shared buffer.
-    pub const INLINE_CAPACITY: usize = 23;
+    pub const INLINE_CAPACITY: usize = 32;
 
     /// An empty payload.
     pub const fn new() -> Payload {
@@ -64,9 +68,22 @@ impl Payload {
         })
     }
 
-    /// A payload of static bytes (never copied, never reference counted).
+    /// A payload of static bytes: inline when short, else a static `Bytes`
+    /// (never copied, never reference counted).
     pub const fn from_static(bytes: &'static [u8]) -> Payload {
-        Payload(Repr::Shared(Bytes::from_static(bytes)))
+        if bytes.len() > Payload::INLINE_CAPACITY {
+            return Payload(Repr::Shared(Bytes::from_static(bytes)));
+        }
+        let mut data = [0; Payload::INLINE_CAPACITY];
+        let mut i = 0;
+        while i < bytes.len() {
+            data[i] = bytes[i];
+            i += 1;
+        }
+        Payload(Repr::Inline {
+            data,
+            len: bytes.len() as u8,
+        })
     }
 
     /// A payload holding a copy of `bytes`: inline when short, else in a new
@@ -99,11 +116,14 @@ impl Payload {
     #[inline(always)]
     pub(crate) fn inline_prefix(src: &[u8], n: usize) -> Payload {
         debug_assert!(n <= Payload::INLINE_CAPACITY && n <= src.len());
-        let mut data = [0; Payload::INLINE_CAPACITY];
-        match src.get(..Payload::INLINE_CAPACITY) {
-            Some(whole) => data.copy_from_slice(whole),
-            None => data[..n].copy_from_slice(&src[..n]),
-        }
+        let data = match src.first_chunk::<{ Payload::INLINE_CAPACITY }>() {
+            Some(whole) => *whole,
+            None => {
+                let mut data = [0; Payload::INLINE_CAPACITY];
+                data[..n].copy_from_slice(&src[..n]);
+                data
+            }
+        };
         Payload(Repr::Inline { len: n as u8, data })
     }
 
@@ -292,6 +312,8 @@ mod tests {
         assert!(!Payload::copy_from_slice(&[7u8; Payload::INLINE_CAPACITY + 1]).is_inline());
         assert!(Payload::from(max.clone()).is_inline());
         assert!(!Payload::from(Bytes::from_static(b"ab")).is_inline());
+        assert!(Payload::from_static(b"OK").is_inline());
+        assert!(!Payload::from_static(&[b'x'; Payload::INLINE_CAPACITY + 1]).is_inline());
         assert_eq!(
             Payload::copy_from_slice(&max),
             Payload::from(Bytes::from(max))

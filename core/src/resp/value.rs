@@ -55,6 +55,9 @@ pub enum Value {
     Push(Vec<Value>),
 }
 
+// Six words, with a short payload (up to 32 bytes) stored inline in it.
+const _: () = assert!(std::mem::size_of::<Value>() <= 48);
+
 impl Value {
     /// A short name of the value's RESP type, for error messages.
     pub fn type_name(&self) -> &'static str {
