@@ -800,12 +800,14 @@ impl Connection {
     fn on_received(&mut self, now: Instant) {
         self.last_received = now;
         while self.socket_open {
-            match self.decoder.decode(&mut self.rbuf) {
+            match self.decoder.decode_deferred(&mut self.rbuf) {
                 Ok(Some(value)) => self.on_frame(value, now),
                 Ok(None) => break,
                 Err(e) => self.connection_lost(CloseReason::Protocol(e.kind), now),
             }
         }
+        // Once per read rather than once per reply.
+        self.decoder.settle(&mut self.rbuf);
     }
 
     fn on_frame(&mut self, value: Value, now: Instant) {

@@ -206,6 +206,20 @@ impl Decoder {
     /// [`ProtocolErrorKind::Poisoned`] and the connection must be replaced.
     #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
+        let value = self.decode_deferred(buf);
+        self.settle(buf);
+        value
+    }
+
+    /// [`Decoder::decode`], except that the bytes of a value decoded by the
+    /// fast path may stay at the front of `buf` until [`Decoder::settle`]: a
+    /// caller decoding every frame of one read settles once, not per frame.
+    /// Between the two, `buf` may only be appended to.
+    #[inline]
+    pub(crate) fn decode_deferred(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<Value>, ProtocolError> {
         // Small enough to inline into the caller's read loop; everything
         // else lives out of line in `decode_slow`.
         // A bulk still arriving: O(1) per read, however large the bulk.
@@ -216,7 +230,6 @@ impl Decoder {
         }
         if self.error.is_none() && self.stack.is_empty() {
             if let Some(v) = self.fast_value(buf) {
-                self.flush(buf);
                 self.frame_bytes = 0;
                 return Ok(Some(v));
             }
@@ -695,6 +708,17 @@ impl Decoder {
         }
         let frame = stack.pop()?;
         Some(Some(finished(frame)))
+    }
+
+    /// Consumes the bytes of the values [`Decoder::decode_deferred`] left in
+    /// `buf`. Bytes no longer there (the buffer was cleared with its socket)
+    /// are simply forgotten.
+    #[inline]
+    pub(crate) fn settle(&mut self, buf: &mut BytesMut) {
+        if self.pos > buf.len() {
+            self.pos = buf.len();
+        }
+        self.flush(buf);
     }
 
     /// Consumes the bytes parsed since the last split.
@@ -1456,4 +1480,57 @@ fn simple_decimal(s: &[u8]) -> Option<f64> {
 #[inline(always)]
 fn saturate(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decoding a read's frames with one settle at the end gives what decoding
+    /// them one by one gives, whatever the split, and leaves the same bytes.
+    #[test]
+    fn deferred_settle_matches_decode() {
+        let wire: &[u8] = b"+OK\r\n:42\r\n$3\r\nabc\r\n*2\r\n$1\r\na\r\n:1\r\n+QUEUED\r\n$40\r\n0123456789012345678901234567890123456789\r\n%1\r\n+k\r\n_\r\n#t\r\n-ERR x\r\n$5\r\nhel";
+        for split in 0..=wire.len() {
+            let (mut one, mut deferred) = (
+                Decoder::new(Limits::default()),
+                Decoder::new(Limits::default()),
+            );
+            let (mut a, mut b) = (
+                BytesMut::from(&wire[..split]),
+                BytesMut::from(&wire[..split]),
+            );
+            let (mut got_a, mut got_b) = (Vec::new(), Vec::new());
+            for (chunk, last) in [(&wire[split..], false), (&b""[..], true)] {
+                while let Some(v) = one.decode(&mut a).unwrap() {
+                    got_a.push(v);
+                }
+                while let Some(v) = deferred.decode_deferred(&mut b).unwrap() {
+                    got_b.push(v);
+                }
+                deferred.settle(&mut b);
+                assert_eq!(a, b, "split {split}");
+                if !last {
+                    a.extend_from_slice(chunk);
+                    b.extend_from_slice(chunk);
+                }
+            }
+            assert_eq!(got_a, got_b, "split {split}");
+            assert_eq!(got_a.len(), 9);
+            assert!(b.ends_with(b"hel"));
+            assert_eq!(one.position(), deferred.position());
+        }
+    }
+
+    /// A buffer cleared under a deferred decoder (its socket closed) settles
+    /// without touching bytes that are gone.
+    #[test]
+    fn settle_after_clear_forgets_the_bytes() {
+        let mut d = Decoder::new(Limits::default());
+        let mut buf = BytesMut::from(&b"+OK\r\n:1\r\n"[..]);
+        assert!(d.decode_deferred(&mut buf).unwrap().is_some());
+        buf.clear();
+        d.settle(&mut buf);
+        assert!(buf.is_empty());
+    }
 }

@@ -80,7 +80,11 @@ impl Value {
     }
 
     /// The value without the attributes attached to it (at its top level).
+    #[inline]
     pub fn without_attributes(self) -> Value {
+        if !matches!(self, Value::Attribute { .. }) {
+            return self;
+        }
         let mut v = self;
         while let Value::Attribute { value, .. } = v {
             v = *value;
