@@ -35,7 +35,7 @@ pub async fn throughput(
         async move {
             while workers.running() {
                 client
-                    .send_owned(cmd("SET").arg(key.as_str()).arg(value.clone()))
+                    .send_owned(cmd("SET").arg(key.as_str()).arg(&value[..]))
                     .await
                     .map_err(err)?;
                 let got: Option<Payload> = client

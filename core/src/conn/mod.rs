@@ -118,7 +118,7 @@ impl Request {
         }
         let replies = u32::try_from(cmds.len()).expect("more than u32::MAX commands in one batch");
         Request {
-            bytes: Payload::Owned(out),
+            bytes: Payload::Owned(out, 0),
             replies,
             pubsub: None,
             refused: cmds.iter().any(|c| pubsub::command_of(c).is_some()),
@@ -171,33 +171,46 @@ impl From<Cmd> for Request {
 /// which allocates nothing), or shared once handed out whole in a `Transmit`.
 #[derive(Debug, Clone)]
 pub(crate) enum Payload {
-    Owned(BytesMut),
+    /// The buffer and where the encoding starts in it.
+    Owned(BytesMut, usize),
     Shared(Bytes),
+}
+
+/// An answered request's buffer goes back for the next command.
+impl Drop for Payload {
+    fn drop(&mut self) {
+        if let Payload::Owned(b, _) = self {
+            crate::resp::encode::spare::give(std::mem::take(b));
+        }
+    }
 }
 
 impl Payload {
     pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
-            Payload::Owned(b) => b,
+            Payload::Owned(b, start) => &b[*start..],
             Payload::Shared(b) => b,
         }
     }
 
     /// The bytes as a shared buffer for a `Transmit`; the request keeps them for a retry.
     fn share(&mut self) -> Bytes {
-        if let Payload::Owned(b) = self {
-            *self = Payload::Shared(std::mem::take(b).freeze());
+        if let Payload::Owned(b, start) = self {
+            let mut bytes = std::mem::take(b).freeze();
+            bytes::Buf::advance(&mut bytes, *start);
+            *self = Payload::Shared(bytes);
         }
         match self {
             Payload::Shared(b) => b.clone(),
-            Payload::Owned(_) => unreachable!("just shared"),
+            Payload::Owned(..) => unreachable!("just shared"),
         }
     }
 }
 
 impl From<Cmd> for Payload {
     fn from(cmd: Cmd) -> Payload {
-        Payload::Owned(cmd.into_encoding())
+        let (buf, start) = cmd.into_encoding();
+        Payload::Owned(buf, start)
     }
 }
 

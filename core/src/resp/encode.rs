@@ -45,7 +45,7 @@ pub fn cmd(name: &str) -> Cmd {
 impl Cmd {
     /// An empty command (no name yet).
     pub fn new() -> Cmd {
-        let mut args = BytesMut::with_capacity(INITIAL_CAPACITY);
+        let mut args = spare::take();
         args.put_bytes(0, HEAD_ROOM);
         Cmd { args, argc: 0 }
     }
@@ -119,22 +119,89 @@ impl Cmd {
     /// assert_eq!(get.to_bytes(), get.clone().into_bytes());
     /// ```
     pub fn into_bytes(self) -> Bytes {
-        self.into_encoding().freeze()
+        let (buf, start) = self.into_encoding();
+        let mut bytes = buf.freeze();
+        bytes.advance(start);
+        bytes
     }
 
-    /// [`Cmd::into_bytes`], still mutable: the buffer is not yet shared (freezing a buffer
-    /// with spare capacity allocates a small reference count).
-    pub(crate) fn into_encoding(self) -> BytesMut {
+    /// [`Cmd::into_bytes`], still mutable (freezing a buffer with spare capacity allocates
+    /// a small reference count): the buffer and where in it the encoding starts. The
+    /// start is not advanced to, so the buffer can be reused whole for another command.
+    pub(crate) fn into_encoding(mut self) -> (BytesMut, usize) {
         let mut digits = [0u8; 20];
         let argc = format_u64(self.argc as u64, &mut digits);
         let start = HEAD_ROOM - (1 + argc.len() + 2);
-        let mut buf = self.args;
+        let mut buf = std::mem::take(&mut self.args);
         buf[start] = b'*';
         buf[start + 1..HEAD_ROOM - 2].copy_from_slice(argc);
         buf[HEAD_ROOM - 2..HEAD_ROOM].copy_from_slice(b"\r\n");
-        // Advancing a buffer that was never shared only moves its start: no allocation.
-        buf.advance(start);
-        buf
+        (buf, start)
+    }
+}
+
+/// A command dropped unsent gives its buffer back for the next one.
+impl Drop for Cmd {
+    fn drop(&mut self) {
+        spare::give(std::mem::take(&mut self.args));
+    }
+}
+
+/// Command buffers, recycled per thread.
+///
+/// Every command needs a buffer, and a request holds its own until it is
+/// answered (for a retry). Taking it back here when the request is done, and
+/// handing it to the next command, saves an allocation and a free per request
+/// (measured: about 5 % of a client's instructions per `SET`/`GET`). The list
+/// is bounded in length and only keeps buffers of ordinary size, so it holds at
+/// most [`spare::MAX_BUFFERS`] x [`spare::MAX_CAPACITY`] bytes per thread.
+pub(crate) mod spare {
+    use std::cell::RefCell;
+
+    use bytes::BytesMut;
+
+    use super::INITIAL_CAPACITY;
+
+    /// Buffers kept per thread.
+    pub(crate) const MAX_BUFFERS: usize = 256;
+    /// Larger buffers are freed, not kept.
+    pub(crate) const MAX_CAPACITY: usize = 1024;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// An empty buffer with room for an ordinary command.
+    #[inline]
+    pub(crate) fn take() -> BytesMut {
+        let spare = SPARE.try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()));
+        match spare {
+            Ok(Some(buf)) => buf,
+            _ => BytesMut::with_capacity(INITIAL_CAPACITY),
+        }
+    }
+
+    /// Keeps `buf` for a later [`take`], if it is of ordinary size and there is room.
+    #[inline]
+    pub(crate) fn give(mut buf: BytesMut) {
+        let cap = buf.capacity();
+        if !(INITIAL_CAPACITY / 2..=MAX_CAPACITY).contains(&cap) {
+            return;
+        }
+        buf.clear();
+        // During thread exit the list may be gone: the buffer is then just freed.
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < MAX_BUFFERS {
+                    s.push(buf);
+                }
+            }
+        });
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len() -> usize {
+        SPARE.with(|s| s.borrow().len())
     }
 }
 
@@ -449,5 +516,42 @@ fn pairs_to<'a>(
     for (k, v) in pairs.iter().rev() {
         stack.push(v);
         stack.push(k);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answered_commands_buffer_serves_the_next_command() {
+        // Tests run on their own threads: this thread's list starts empty.
+        assert_eq!(spare::len(), 0);
+        let (first, start) = cmd("SET").arg("k").arg("v").into_encoding();
+        assert_eq!(
+            &first[start..],
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+        );
+        let ptr = first.as_ptr();
+        spare::give(first);
+        assert_eq!(spare::len(), 1);
+        let second = cmd("GET").arg("k");
+        assert_eq!(spare::len(), 0);
+        // The same allocation, whole.
+        assert_eq!(second.args.as_ptr(), ptr);
+        assert!(second.args.capacity() >= INITIAL_CAPACITY);
+        assert_eq!(&second.to_bytes()[..], b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        drop(second);
+        assert_eq!(spare::len(), 1);
+    }
+
+    #[test]
+    fn large_buffers_are_not_kept_and_the_list_is_bounded() {
+        spare::give(BytesMut::with_capacity(spare::MAX_CAPACITY * 4));
+        assert_eq!(spare::len(), 0);
+        for _ in 0..spare::MAX_BUFFERS + 10 {
+            spare::give(BytesMut::with_capacity(INITIAL_CAPACITY));
+        }
+        assert_eq!(spare::len(), spare::MAX_BUFFERS);
     }
 }

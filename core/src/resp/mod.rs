@@ -36,7 +36,7 @@ mod convert;
 #[doc(hidden)]
 pub mod corpus;
 mod decode;
-mod encode;
+pub(crate) mod encode;
 mod error;
 mod payload;
 mod value;
