@@ -77,7 +77,17 @@ impl Request {
     /// and treated as by [`Request::subscribe`] and [`Request::unsubscribe`], so its
     /// confirmations (push frames in RESP3) cannot be mistaken for other replies.
     pub fn single(cmd: &Cmd) -> Request {
-        Request::with_payload(cmd, Payload::Shared(cmd.to_bytes()))
+        // A copy into a recycled command buffer when the command is of ordinary size.
+        let len = cmd.encoded_len();
+        let payload = if len <= crate::resp::encode::spare::MAX_CAPACITY {
+            let mut buf = crate::resp::encode::spare::take();
+            buf.reserve(len);
+            cmd.write_to(&mut buf);
+            Payload::Owned(buf, 0)
+        } else {
+            Payload::Shared(cmd.to_bytes())
+        };
+        Request::with_payload(cmd, payload)
     }
 
     /// A request for `cmd`, written as `bytes`.
@@ -169,11 +179,26 @@ impl From<Cmd> for Request {
 
 /// A request's encoded bytes: still owned by it (written by copying into the write buffer,
 /// which allocates nothing), or shared once handed out whole in a `Transmit`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Payload {
     /// The buffer and where the encoding starts in it.
     Owned(BytesMut, usize),
     Shared(Bytes),
+}
+
+/// A copy of an owned encoding goes into a recycled buffer: resubmitting a clone of a
+/// prepared request allocates nothing at steady state.
+impl Clone for Payload {
+    fn clone(&self) -> Payload {
+        match self {
+            Payload::Owned(b, start) => {
+                let mut buf = crate::resp::encode::spare::take();
+                buf.extend_from_slice(&b[*start..]);
+                Payload::Owned(buf, 0)
+            }
+            Payload::Shared(b) => Payload::Shared(b.clone()),
+        }
+    }
 }
 
 /// An answered request's buffer goes back for the next command.
@@ -1147,5 +1172,32 @@ impl Connection {
             attempt,
             at: now,
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resp::encode::spare;
+
+    #[test]
+    fn a_borrowed_command_is_copied_into_a_recycled_buffer() {
+        let set = crate::resp::cmd("SET").arg("k").arg("v");
+        let big = crate::resp::cmd("SET")
+            .arg("k")
+            .arg(vec![b'x'; 4 * spare::MAX_CAPACITY]);
+        drop(Request::from(crate::resp::cmd("PING")));
+        assert_eq!(spare::len(), 1);
+        let request = Request::single(&set);
+        assert_eq!(spare::len(), 0);
+        assert_eq!(request.bytes(), &set.to_bytes()[..]);
+        drop(request);
+        assert_eq!(spare::len(), 1);
+        // A command too large to keep is copied into a buffer of its own.
+        let request = Request::single(&big);
+        assert_eq!(request.bytes(), &big.to_bytes()[..]);
+        assert_eq!(spare::len(), 1);
+        drop(request);
+        assert_eq!(spare::len(), 1);
     }
 }
