@@ -475,32 +475,34 @@ impl Decoder {
             ..
         }) = stack.last_mut()
         {
-            // `fast_digits` reads at most 18 digits: with this line limit, no
-            // bulk header of the loop can break it.
-            if limits.max_line_len >= 18 {
+            // An inline payload has a length of one or two digits: with this
+            // line limit, no bulk header of the loop can break it.
+            if limits.max_line_len >= 2 {
                 let want =
                     (*remaining).min(limits.max_frame_elements.saturating_sub(*frame_elements));
                 let budget = limits.max_frame_bytes.saturating_sub(*frame_bytes);
-                let max_inline = Payload::INLINE_CAPACITY.min(limits.max_bulk_len) as u64;
-                let data = &buf[*pos..];
+                let max_inline = Payload::INLINE_CAPACITY.min(limits.max_bulk_len);
+                let mut rest = &buf[*pos..];
                 let (mut off, mut k) = (0, 0);
                 while k < want {
-                    let d = &data[off..];
-                    if d.first() != Some(&b'$') {
-                        break;
-                    }
-                    let Some((n, cr)) = fast_digits(d, 1) else {
-                        break;
+                    // Digits read as `fast_digits` reads them (leading zeros too),
+                    // so that this loop and the general path agree.
+                    let (n, at) = match *rest {
+                        [b'$', d0 @ b'0'..=b'9', b'\r', b'\n', ..] => (usize::from(d0 - b'0'), 4),
+                        [b'$', d0 @ b'0'..=b'9', d1 @ b'0'..=b'9', b'\r', b'\n', ..] => {
+                            (usize::from((d0 - b'0') * 10 + (d1 - b'0')), 5)
+                        }
+                        _ => break,
                     };
-                    if n > max_inline {
-                        break;
-                    }
-                    let (at, n) = (cr + 2, n as usize);
                     let len = at + n + 2;
-                    if d.get(len - 2..len) != Some(b"\r\n") || off + len > budget {
+                    if n > max_inline
+                        || rest.get(len - 2..len) != Some(b"\r\n")
+                        || off + len > budget
+                    {
                         break;
                     }
-                    items.push(Value::BulkString(Payload::inline_prefix(&d[at..], n)));
+                    items.push(Value::BulkString(Payload::inline_prefix(&rest[at..], n)));
+                    rest = &rest[len..];
                     off += len;
                     k += 1;
                 }
