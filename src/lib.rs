@@ -71,9 +71,9 @@ pub use redwire_client::{
     Reply, RequestOptions, ServerError, ServerErrorCode, StateKind, Subscriber, SubscriberConfig,
     SubscriptionKind, Subscriptions, TimeoutKind, ToArg, Transaction, Transition, Value,
 };
-pub use redwire_core::resp::Payload;
 /// The sans-IO core: RESP codec and connection state machine.
 pub use redwire_core as core;
+pub use redwire_core::resp::Payload;
 
 /// Generates a runtime module: the runtime type and URL shortcuts bound to it.
 #[allow(unused_macros)] // unused when no runtime feature is on

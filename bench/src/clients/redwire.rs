@@ -63,7 +63,8 @@ pub async fn latency(port: u16, warmup: usize, samples: usize) -> BenchResult<Ve
     time_each(warmup, samples, || {
         let (client, key) = (&client, key.as_str());
         async move {
-            let got: Option<Payload> = client.query_owned(cmd("GET").arg(key)).await.map_err(err)?;
+            let got: Option<Payload> =
+                client.query_owned(cmd("GET").arg(key)).await.map_err(err)?;
             got.map(drop).ok_or_else(|| "missing value".to_string())
         }
     })
