@@ -291,95 +291,44 @@ impl Decoder {
         let limits = &self.limits;
         // Within the frame limit with `len` more bytes.
         let fits = |len: usize| self.frame_bytes + len <= limits.max_frame_bytes;
-        let (value, len) = match *data.first()? {
-            b':' => {
-                let neg = data.get(1) == Some(&b'-');
-                let (n, cr) = fast_digits(data, 1 + neg as usize)?;
-                let len = cr + 2;
-                if cr - 1 > limits.max_line_len || !fits(len) {
-                    return None;
-                }
-                // At most 18 digits: no overflow either way.
-                let n = n as i64;
-                (Value::Integer(if neg { -n } else { n }), len)
+        // The commonest reply of all.
+        if data.starts_with(b"+OK\r\n") && fits(5) && limits.max_line_len >= 2 {
+            self.pos += 5;
+            self.frame_bytes += 5;
+            return Some(Value::SimpleString(OK));
+        }
+        let (element, len) = simple_element(data, limits)?;
+        if !fits(len) {
+            return None;
+        }
+        let value = match element {
+            Simple::Str { at, n, simple } => {
+                // The commonest simple strings by far need no copy at all.
+                let known = match &data[at..at + n] {
+                    _ if !simple => None,
+                    b"OK" => Some(OK),
+                    b"PONG" => Some(PONG),
+                    b"QUEUED" => Some(QUEUED),
+                    _ => None,
+                };
+                let payload = match known {
+                    Some(p) => p,
+                    None if n <= Payload::INLINE_CAPACITY => Payload::inline_prefix(&data[at..], n),
+                    None => {
+                        // One split for everything parsed so far and this string,
+                        // then trim the frozen slice down to the payload.
+                        let mut s = buf.split_to(pos + len).freeze();
+                        s.advance(pos + at);
+                        s.truncate(n);
+                        self.consumed += (pos + len) as u64;
+                        self.pos = 0;
+                        self.frame_bytes += len;
+                        return Some(string_value(simple, s.into()));
+                    }
+                };
+                string_value(simple, payload)
             }
-            b'$' => {
-                let (n, cr) = fast_digits(data, 1)?;
-                let n = usize::try_from(n).ok()?;
-                let len = cr + 2 + n + 2;
-                if n > limits.max_bulk_len
-                    || cr - 1 > limits.max_line_len
-                    || !fits(len)
-                    || data.len() < len
-                    || data[len - 2] != b'\r'
-                    || data[len - 1] != b'\n'
-                {
-                    return None;
-                }
-                if n <= Payload::INLINE_CAPACITY {
-                    let at = cr + 2;
-                    (
-                        Value::BulkString(Payload::inline_prefix(&data[at..], n)),
-                        len,
-                    )
-                } else {
-                    // One split for everything parsed so far and this bulk, then
-                    // trim the frozen slice down to the payload.
-                    let mut bulk = buf.split_to(pos + len).freeze();
-                    bulk.advance(pos + cr + 2);
-                    bulk.truncate(n);
-                    self.consumed += (pos + len) as u64;
-                    self.pos = 0;
-                    self.frame_bytes += len;
-                    return Some(Value::BulkString(bulk.into()));
-                }
-            }
-            b'#' if data.len() >= 4 && &data[2..4] == b"\r\n" && fits(4) => match data[1] {
-                b't' => (Value::Boolean(true), 4),
-                b'f' => (Value::Boolean(false), 4),
-                _ => return None,
-            },
-            b'_' if data.len() >= 3 && &data[1..3] == b"\r\n" && fits(3) => (Value::Null, 3),
-            // The commonest reply of all.
-            b'+' if data.starts_with(b"+OK\r\n") && fits(5) && limits.max_line_len >= 2 => {
-                (Value::SimpleString(OK), 5)
-            }
-            ty @ (b'+' | b',') => {
-                // Short lines only: a plain loop beats a vectorised search there.
-                let lf = data.iter().take(40).position(|&b| b == b'\n')?;
-                if lf < 2 || data[lf - 1] != b'\r' {
-                    return None;
-                }
-                let (cr, len) = (lf - 1, lf + 1);
-                if cr - 1 > limits.max_line_len || !fits(len) {
-                    return None;
-                }
-                let line = &data[1..cr];
-                if ty == b',' {
-                    (Value::Double(parse_double(line)?), len)
-                } else {
-                    // The commonest replies by far need no copy at all.
-                    let payload = match line {
-                        b"OK" => OK,
-                        b"PONG" => PONG,
-                        b"QUEUED" => QUEUED,
-                        _ if line.len() <= Payload::INLINE_CAPACITY => {
-                            Payload::copy_from_slice(line)
-                        }
-                        _ => {
-                            let mut s = buf.split_to(pos + len).freeze();
-                            s.advance(pos + 1);
-                            s.truncate(cr - 1);
-                            self.consumed += (pos + len) as u64;
-                            self.pos = 0;
-                            self.frame_bytes += len;
-                            return Some(Value::SimpleString(s.into()));
-                        }
-                    };
-                    (Value::SimpleString(payload), len)
-                }
-            }
-            _ => return None,
+            other => other.value(),
         };
         self.pos += len;
         self.frame_bytes += len;
@@ -443,14 +392,6 @@ impl Decoder {
     #[inline]
     fn batch_run(&mut self, buf: &mut BytesMut) -> Option<Option<Value>> {
         const MAX_RUN: usize = 64;
-        #[derive(Clone, Copy)]
-        enum Item {
-            Slice { at: usize, n: usize, simple: bool },
-            Int(i64),
-            Double(f64),
-            Bool(bool),
-            Null,
-        }
         if !matches!(self.pending, Pending::Value) || self.scanned != 0 || self.streamed.is_some() {
             return None;
         }
@@ -538,81 +479,19 @@ impl Decoder {
         // to the per-element path, which reports it.
         .min(limits.max_frame_elements.saturating_sub(*frame_elements));
         let data = &buf[*pos..];
-        let mut run = [Item::Null; MAX_RUN];
+        let mut run = [Simple::Null; MAX_RUN];
         let mut k = 0;
         let mut off = 0;
         let mut slices = false;
         while k < want {
-            let d = &data[off..];
-            let Some(&ty) = d.first() else { break };
-            let (item, len) = match ty {
-                b'$' => {
-                    let Some((n, cr)) = fast_digits(d, 1) else {
-                        break;
-                    };
-                    let Ok(n) = usize::try_from(n) else { break };
-                    let len = cr + 2 + n + 2;
-                    if n > limits.max_bulk_len
-                        || cr - 1 > limits.max_line_len
-                        || d.len() < len
-                        || d[len - 2] != b'\r'
-                        || d[len - 1] != b'\n'
-                    {
-                        break;
-                    }
-                    slices |= n > Payload::INLINE_CAPACITY;
-                    (
-                        Item::Slice {
-                            at: off + cr + 2,
-                            n,
-                            simple: false,
-                        },
-                        len,
-                    )
-                }
-                b':' => {
-                    let neg = d.get(1) == Some(&b'-');
-                    let Some((n, cr)) = fast_digits(d, 1 + neg as usize) else {
-                        break;
-                    };
-                    if cr - 1 > limits.max_line_len {
-                        break;
-                    }
-                    // At most 18 digits: no overflow either way.
-                    let n = n as i64;
-                    (Item::Int(if neg { -n } else { n }), cr + 2)
-                }
-                b'#' if d.len() >= 4 && &d[2..4] == b"\r\n" => match d[1] {
-                    b't' => (Item::Bool(true), 4),
-                    b'f' => (Item::Bool(false), 4),
-                    _ => break,
-                },
-                b'_' if d.len() >= 3 && &d[1..3] == b"\r\n" => (Item::Null, 3),
-                b'+' | b',' => {
-                    let Some(lf) = d.iter().take(40).position(|&b| b == b'\n') else {
-                        break;
-                    };
-                    if lf < 2 || d[lf - 1] != b'\r' || lf - 2 > limits.max_line_len {
-                        break;
-                    }
-                    let line = &d[1..lf - 1];
-                    if ty == b',' {
-                        let Some(x) = parse_double(line) else { break };
-                        (Item::Double(x), lf + 1)
-                    } else {
-                        slices |= line.len() > Payload::INLINE_CAPACITY;
-                        (
-                            Item::Slice {
-                                at: off + 1,
-                                n: line.len(),
-                                simple: true,
-                            },
-                            lf + 1,
-                        )
-                    }
-                }
-                _ => break,
+            let Some((mut item, len)) = simple_element(&data[off..], limits) else {
+                break;
             };
+            if let Simple::Str { at, n, .. } = &mut item {
+                // Offsets from the start of the run.
+                *at += off;
+                slices |= *n > Payload::INLINE_CAPACITY;
+            }
             if *frame_bytes + off + len > limits.max_frame_bytes {
                 break;
             }
@@ -644,7 +523,7 @@ impl Decoder {
         *frame_elements += k;
         let mut taken = 0;
         let mut values = run[..k].iter().map(|item| match *item {
-            Item::Slice { at, n, simple } => {
+            Simple::Str { at, n, simple } => {
                 let s = if n <= Payload::INLINE_CAPACITY {
                     let src = if slices {
                         &chunk[at - taken..]
@@ -658,16 +537,9 @@ impl Decoder {
                     taken = at + n;
                     s.into()
                 };
-                if simple {
-                    Value::SimpleString(s)
-                } else {
-                    Value::BulkString(s)
-                }
+                string_value(simple, s)
             }
-            Item::Int(n) => Value::Integer(n),
-            Item::Double(x) => Value::Double(x),
-            Item::Bool(b) => Value::Boolean(b),
-            Item::Null => Value::Null,
+            other => other.value(),
         });
         let top = stack.last_mut()?;
         match top {
@@ -1477,6 +1349,115 @@ fn simple_decimal(s: &[u8]) -> Option<f64> {
     }
     let v = mantissa as f64 / POW10[frac];
     Some(if neg { -v } else { v })
+}
+
+/// An element of the kinds both fast paths take, complete at the front of
+/// the input: a short `+` line, a bulk string, an integer, a double, a
+/// boolean or a null. String offsets count from the element's start.
+#[derive(Clone, Copy)]
+enum Simple {
+    /// The `n` bytes at `at`: a `+` line (`simple`) or a bulk string.
+    Str {
+        at: usize,
+        n: usize,
+        simple: bool,
+    },
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    Null,
+}
+
+impl Simple {
+    /// The value of an element that holds no string.
+    #[inline(always)]
+    fn value(self) -> Value {
+        match self {
+            Simple::Int(n) => Value::Integer(n),
+            Simple::Double(x) => Value::Double(x),
+            Simple::Bool(b) => Value::Boolean(b),
+            Simple::Null | Simple::Str { .. } => Value::Null,
+        }
+    }
+}
+
+/// A simple string or a bulk string holding `payload`.
+#[inline(always)]
+fn string_value(simple: bool, payload: Payload) -> Value {
+    if simple {
+        Value::SimpleString(payload)
+    } else {
+        Value::BulkString(payload)
+    }
+}
+
+/// The element at the front of `d` and its length on the wire, when it is of
+/// a kind the fast paths take, complete, and within the line and bulk
+/// limits. `None` leaves everything else, errors included, to the general
+/// path, which gives the same result for these inputs (the chunking property
+/// tests compare both). The frame limit is the caller's to check.
+#[inline(always)]
+fn simple_element(d: &[u8], limits: &Limits) -> Option<(Simple, usize)> {
+    Some(match *d.first()? {
+        b'$' => {
+            let (n, cr) = fast_digits(d, 1)?;
+            let n = usize::try_from(n).ok()?;
+            let len = cr + 2 + n + 2;
+            if n > limits.max_bulk_len
+                || cr - 1 > limits.max_line_len
+                || d.get(len - 2..len)? != b"\r\n"
+            {
+                return None;
+            }
+            let at = cr + 2;
+            (
+                Simple::Str {
+                    at,
+                    n,
+                    simple: false,
+                },
+                len,
+            )
+        }
+        b':' => {
+            let neg = d.get(1) == Some(&b'-');
+            let (n, cr) = fast_digits(d, 1 + neg as usize)?;
+            if cr - 1 > limits.max_line_len {
+                return None;
+            }
+            // At most 18 digits: no overflow either way.
+            let n = n as i64;
+            (Simple::Int(if neg { -n } else { n }), cr + 2)
+        }
+        b'#' if d.get(2..4)? == b"\r\n" => match d[1] {
+            b't' => (Simple::Bool(true), 4),
+            b'f' => (Simple::Bool(false), 4),
+            _ => return None,
+        },
+        b'_' if d.get(1..3)? == b"\r\n" => (Simple::Null, 3),
+        ty @ (b'+' | b',') => {
+            // Short lines only: a plain loop beats a vectorised search there.
+            let lf = d.iter().take(40).position(|&b| b == b'\n')?;
+            if lf < 2 || d[lf - 1] != b'\r' || lf - 2 > limits.max_line_len {
+                return None;
+            }
+            let line = &d[1..lf - 1];
+            if ty == b',' {
+                (Simple::Double(parse_double(line)?), lf + 1)
+            } else {
+                let n = line.len();
+                (
+                    Simple::Str {
+                        at: 1,
+                        n,
+                        simple: true,
+                    },
+                    lf + 1,
+                )
+            }
+        }
+        _ => return None,
+    })
 }
 
 #[inline(always)]
