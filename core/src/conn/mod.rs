@@ -32,6 +32,7 @@ pub use pubsub::{Invalidation, PubSubEvent, SubscriptionKind, Subscriptions};
 pub use reason::{CloseReason, TimeoutKind};
 pub use state::{Edge, StateDetail, StateKind, Transition, TRANSITIONS};
 
+use crate::resp::encode::spare;
 use crate::resp::{Cmd, Decoder, Value};
 use handshake::{Handshake, Progress};
 use pubsub::{PubSubCommand, Route};
@@ -60,7 +61,7 @@ pub struct RequestOptions {
 /// nothing is allocated or copied until the bytes reach the connection's write buffer.
 #[derive(Debug, Clone)]
 pub struct Request {
-    bytes: Payload,
+    bytes: Encoded,
     replies: u32,
     /// A subscribe/unsubscribe command, answered by its confirmations (push frames in RESP3).
     pubsub: Option<PubSubCommand>,
@@ -77,21 +78,13 @@ impl Request {
     /// and treated as by [`Request::subscribe`] and [`Request::unsubscribe`], so its
     /// confirmations (push frames in RESP3) cannot be mistaken for other replies.
     pub fn single(cmd: &Cmd) -> Request {
-        // A copy into a recycled command buffer when the command is of ordinary size.
-        let len = cmd.encoded_len();
-        let payload = if len <= crate::resp::encode::spare::MAX_CAPACITY {
-            let mut buf = crate::resp::encode::spare::take();
-            buf.reserve(len);
-            cmd.write_to(&mut buf);
-            Payload::Owned(buf, 0)
-        } else {
-            Payload::Shared(cmd.to_bytes())
-        };
-        Request::with_payload(cmd, payload)
+        let bytes = Encoded::written(cmd.encoded_len(), |b| cmd.write_to(b));
+        Request::one(bytes, Request::shape(cmd))
     }
 
-    /// A request for `cmd`, written as `bytes`.
-    fn with_payload(cmd: &Cmd, bytes: Payload) -> Request {
+    /// How a single command is answered: whether it is a subscribe-family command, how many
+    /// replies answer it, and its default options.
+    fn shape(cmd: &Cmd) -> (Option<PubSubCommand>, u32, RequestOptions) {
         let pubsub = pubsub::command_of(cmd);
         let (replies, options) = match pubsub {
             None => (1, RequestOptions::default()),
@@ -107,6 +100,14 @@ impl Request {
                 },
             ),
         };
+        (pubsub, replies, options)
+    }
+
+    /// A single command written as `bytes`, shaped by [`Request::shape`].
+    fn one(
+        bytes: Encoded,
+        (pubsub, replies, options): (Option<PubSubCommand>, u32, RequestOptions),
+    ) -> Request {
         Request {
             bytes,
             replies,
@@ -122,13 +123,11 @@ impl Request {
     /// subscribe-family command is answered at once with
     /// [`RequestError::SubscribeInBatch`] and not written.
     pub fn batch(cmds: &[Cmd]) -> Request {
-        let mut out = BytesMut::with_capacity(cmds.iter().map(Cmd::encoded_len).sum());
-        for c in cmds {
-            c.write_to(&mut out);
-        }
+        let len = cmds.iter().map(Cmd::encoded_len).sum();
+        let bytes = Encoded::written(len, |b| cmds.iter().for_each(|c| c.write_to(b)));
         let replies = u32::try_from(cmds.len()).expect("more than u32::MAX commands in one batch");
         Request {
-            bytes: Payload::Owned(out, 0),
+            bytes,
             replies,
             pubsub: None,
             refused: cmds.iter().any(|c| pubsub::command_of(c).is_some()),
@@ -170,17 +169,15 @@ impl Request {
 impl From<Cmd> for Request {
     /// [`Request::single`], taking over the command's buffer instead of copying it.
     fn from(cmd: Cmd) -> Request {
-        // An empty `Bytes` allocates nothing; it stands in until the command is moved.
-        let mut request = Request::with_payload(&cmd, Payload::Shared(Bytes::new()));
-        request.bytes = cmd.into();
-        request
+        let shape = Request::shape(&cmd);
+        Request::one(cmd.into(), shape)
     }
 }
 
 /// A request's encoded bytes: still owned by it (written by copying into the write buffer,
 /// which allocates nothing), or shared once handed out whole in a `Transmit`.
 #[derive(Debug)]
-pub(crate) enum Payload {
+pub(crate) enum Encoded {
     /// The buffer and where the encoding starts in it.
     Owned(BytesMut, usize),
     Shared(Bytes),
@@ -188,54 +185,65 @@ pub(crate) enum Payload {
 
 /// A copy of an owned encoding goes into a recycled buffer: resubmitting a clone of a
 /// prepared request allocates nothing at steady state.
-impl Clone for Payload {
-    fn clone(&self) -> Payload {
+impl Clone for Encoded {
+    fn clone(&self) -> Encoded {
         match self {
-            Payload::Owned(b, start) => {
-                let mut buf = crate::resp::encode::spare::take();
-                buf.extend_from_slice(&b[*start..]);
-                Payload::Owned(buf, 0)
+            Encoded::Owned(b, start) => {
+                let bytes = &b[*start..];
+                Encoded::written(bytes.len(), |b| b.extend_from_slice(bytes))
             }
-            Payload::Shared(b) => Payload::Shared(b.clone()),
+            Encoded::Shared(b) => Encoded::Shared(b.clone()),
         }
     }
 }
 
 /// An answered request's buffer goes back for the next command.
-impl Drop for Payload {
+impl Drop for Encoded {
     fn drop(&mut self) {
-        if let Payload::Owned(b, _) = self {
-            crate::resp::encode::spare::give(std::mem::take(b));
+        if let Encoded::Owned(b, _) = self {
+            spare::give(std::mem::take(b));
         }
     }
 }
 
-impl Payload {
+impl Encoded {
+    /// `len` bytes written by `write`, into a recycled command buffer when of ordinary size.
+    fn written(len: usize, write: impl FnOnce(&mut BytesMut)) -> Encoded {
+        let mut buf = if len <= spare::MAX_CAPACITY {
+            spare::take()
+        } else {
+            BytesMut::new()
+        };
+        buf.reserve(len);
+        write(&mut buf);
+        Encoded::Owned(buf, 0)
+    }
+
     pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
-            Payload::Owned(b, start) => &b[*start..],
-            Payload::Shared(b) => b,
+            Encoded::Owned(b, start) => &b[*start..],
+            Encoded::Shared(b) => b,
         }
     }
 
     /// The bytes as a shared buffer for a `Transmit`; the request keeps them for a retry.
     fn share(&mut self) -> Bytes {
-        if let Payload::Owned(b, start) = self {
+        if let Encoded::Owned(b, start) = self {
             let mut bytes = std::mem::take(b).freeze();
             bytes::Buf::advance(&mut bytes, *start);
-            *self = Payload::Shared(bytes);
+            *self = Encoded::Shared(bytes);
         }
         match self {
-            Payload::Shared(b) => b.clone(),
-            Payload::Owned(..) => unreachable!("just shared"),
+            Encoded::Shared(b) => b.clone(),
+            Encoded::Owned(..) => unreachable!("just shared"),
         }
     }
 }
 
-impl From<Cmd> for Payload {
-    fn from(cmd: Cmd) -> Payload {
+impl From<Cmd> for Encoded {
+    fn from(cmd: Cmd) -> Encoded {
         let (buf, start) = cmd.into_encoding();
-        Payload::Owned(buf, start)
+        Encoded::Owned(buf, start)
     }
 }
 

@@ -17,7 +17,7 @@ use crate::resp::Value;
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub id: RequestId,
-    pub bytes: super::Payload,
+    pub bytes: super::Encoded,
     pub replies: u32,
     pub retry_safe: bool,
     /// Already written once on a lost connection and queued again: its outcome is unknown.
