@@ -462,6 +462,18 @@ mod tests {
         }
     }
 
+    /// Answers each slot with its integer, as the driver does after a read; the answers
+    /// are taken and the wakers woken and drained.
+    fn answer_ints(shared: &Shared, answers: &[(SlotId, i64)]) {
+        let mut answers: Vec<(SlotId, Answer)> = answers
+            .iter()
+            .map(|&(slot, n)| (slot, Ok(Value::Integer(n))))
+            .collect();
+        let mut wakers = Vec::new();
+        shared.answer(&mut answers, &mut wakers);
+        assert!(answers.is_empty() && wakers.is_empty());
+    }
+
     fn answered(polled: Option<Polled>) -> Answer {
         match polled {
             Some(Polled::Answered(answer)) => answer,
@@ -483,10 +495,7 @@ mod tests {
         assert!(shared.poll_reply(a, &mut cx).is_none());
         assert!(shared.poll_reply(b, &mut cx).is_none());
 
-        let mut wakers = Vec::new();
-        let mut answers = vec![(b, Ok(Value::Integer(2))), (a, Ok(Value::Integer(1)))];
-        shared.answer(&mut answers, &mut wakers);
-        assert!(answers.is_empty() && wakers.is_empty());
+        answer_ints(&shared, &[(b, 2), (a, 1)]);
         assert_eq!(counter.0.load(Ordering::SeqCst), 2);
         assert_eq!(
             answered(shared.poll_reply(a, &mut cx)),
@@ -495,11 +504,9 @@ mod tests {
 
         // `a`'s slot is reused with a new generation: a late answer for `a` is not delivered.
         let c = shared.push_request(request()).unwrap();
-        let mut answers = vec![(a, Ok(Value::Integer(99)))];
-        shared.answer(&mut answers, &mut wakers);
+        answer_ints(&shared, &[(a, 99)]);
         assert!(shared.poll_reply(c, &mut cx).is_none());
-        let mut answers = vec![(c, Ok(Value::Integer(3)))];
-        shared.answer(&mut answers, &mut wakers);
+        answer_ints(&shared, &[(c, 3)]);
         assert_eq!(
             answered(shared.poll_reply(c, &mut cx)),
             Ok(Value::Integer(3))
@@ -517,17 +524,14 @@ mod tests {
         let shared = Shared::new();
         let (_, waker) = counting();
         let mut cx = Context::from_waker(&waker);
-        let mut wakers = Vec::new();
         // Dropped before the answer: freed when the answer comes.
         let a = shared.push_request(request()).unwrap();
         shared.abandon(a);
         // Dropped after the answer: freed at once.
         let b = shared.push_request(request()).unwrap();
-        let mut answers = vec![(b, Ok(Value::Integer(2)))];
-        shared.answer(&mut answers, &mut wakers);
+        answer_ints(&shared, &[(b, 2)]);
         shared.abandon(b);
-        let mut answers = vec![(a, Ok(Value::Integer(1)))];
-        shared.answer(&mut answers, &mut wakers);
+        answer_ints(&shared, &[(a, 1)]);
         {
             let q = shared.queue.lock().unwrap();
             assert_eq!(q.free.len(), q.slots.len(), "every slot is free again");
@@ -548,8 +552,7 @@ mod tests {
         let b = shared.push_request(request()).unwrap();
         shared.take(&mut batch, &mut cx);
         assert_eq!(batch.iter().map(slot_of).collect::<Vec<_>>(), vec![a, b]);
-        let mut answers = vec![(a, Ok(Value::Integer(1)))];
-        shared.answer(&mut answers, &mut Vec::new());
+        answer_ints(&shared, &[(a, 1)]);
         assert!(shared.poll_reply(b, &mut cx).is_none());
         let woken = counter.0.load(Ordering::SeqCst);
         drop(shared.end(Ended::Stopped));
