@@ -1,8 +1,9 @@
 //! Encoding: commands as RESP arrays of bulk strings, and any [`Value`] as RESP3.
 //!
 //! A [`Cmd`] encodes each argument as it is added, into the one buffer it
-//! owns, so building a command allocates only as that buffer grows (once, for
-//! ordinary commands). The buffer keeps room in front for the `*<argc>` header:
+//! owns, taken from a per-thread list of recycled command buffers (see
+//! `spare`), so an ordinary command allocates nothing once a thread has sent a
+//! few. The buffer keeps room in front for the `*<argc>` header:
 //! a command moved into a request ([`Cmd::into_bytes`]) becomes its own
 //! encoding, without a copy. Numbers are formatted on the stack, never through
 //! a `String`.
