@@ -301,12 +301,12 @@ impl Drop for Subscriber {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
+    use redwire_core::resp::Payload;
 
     fn msg(i: u32) -> PubSubEvent {
         PubSubEvent::Message {
-            channel: Bytes::from_static(b"c"),
-            payload: Bytes::from(i.to_string()),
+            channel: Payload::from_static(b"c"),
+            payload: Payload::from(i.to_string()),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use redwire_core::conn::{
     Config, Connection, Endpoint, Input, Output, ProtocolVersion, PubSubEvent, Request,
     RequestError, RequestId, StateKind, SubscriptionKind,
@@ -143,8 +143,8 @@ fn message(resp3: bool, channel: &str, payload: &str) -> Value {
 
 fn msg_event(channel: &str, payload: &str) -> PubSubEvent {
     PubSubEvent::Message {
-        channel: Bytes::copy_from_slice(channel.as_bytes()),
-        payload: Bytes::copy_from_slice(payload.as_bytes()),
+        channel: Payload::copy_from_slice(channel.as_bytes()),
+        payload: Payload::copy_from_slice(payload.as_bytes()),
     }
 }
 

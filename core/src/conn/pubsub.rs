@@ -77,25 +77,25 @@ pub enum PubSubEvent {
     /// A message on a subscribed channel.
     Message {
         /// The channel.
-        channel: Bytes,
+        channel: Payload,
         /// What was published.
-        payload: Bytes,
+        payload: Payload,
     },
     /// A message on a channel matching a subscribed pattern.
     PMessage {
         /// The pattern it matched.
-        pattern: Bytes,
+        pattern: Payload,
         /// The channel it was published on.
-        channel: Bytes,
+        channel: Payload,
         /// What was published.
-        payload: Bytes,
+        payload: Payload,
     },
     /// A message on a subscribed shard channel.
     SMessage {
         /// The shard channel.
-        channel: Bytes,
+        channel: Payload,
         /// What was published.
-        payload: Bytes,
+        payload: Payload,
     },
     /// The server confirmed a subscription (asked for by a request, or announced by itself).
     Subscribed {
@@ -281,7 +281,7 @@ pub(crate) fn classify(value: &Value, array_too: bool) -> Option<Classified> {
             let [channel, payload] = rest else {
                 return None;
             };
-            let (channel, payload) = (owned_bytes(channel)?, owned_bytes(payload)?);
+            let (channel, payload) = (bytes_of(channel)?.clone(), bytes_of(payload)?.clone());
             Some(Classified::Event(if word[0] == b's' {
                 PubSubEvent::SMessage { channel, payload }
             } else {
@@ -293,9 +293,9 @@ pub(crate) fn classify(value: &Value, array_too: bool) -> Option<Classified> {
                 return None;
             };
             Some(Classified::Event(PubSubEvent::PMessage {
-                pattern: owned_bytes(pattern)?,
-                channel: owned_bytes(channel)?,
-                payload: owned_bytes(payload)?,
+                pattern: bytes_of(pattern)?.clone(),
+                channel: bytes_of(channel)?.clone(),
+                payload: bytes_of(payload)?.clone(),
             }))
         }
         b"subscribe" => confirm(Channel, true),
