@@ -6,6 +6,10 @@
 //! is empty. Each peer runs with its fastest zero-copy entry point:
 //! redis-protocol's `decode_bytes_mut` (RESP2 or RESP3 as the corpus needs) and
 //! redis-rs's `ValueCodec`, the streaming decoder its async connections use.
+//! Each parser's loop is compiled on its own (generic over [`Frames`]): a
+//! single loop matching on the parser per frame made the fastest decoder pay
+//! for the others' code (measured: redwire's corpus (1) ran at ~200 MB/s in
+//! the shared loop and ~330 MB/s in its own; the peers gained 2-15 %).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -36,46 +40,116 @@ fn initial_buffer(corpus: &Corpus) -> BytesMut {
     }
 }
 
+/// One parser's entry point: decodes the next frame from the front of `buf`
+/// (consuming its bytes) and hands the value to `black_box`, or says the
+/// buffer holds no complete frame.
+trait Frames {
+    fn next_frame(&mut self, buf: &mut BytesMut) -> Result<bool, String>;
+}
+
+struct Redwire(redwire_core::resp::Decoder);
+
+impl Frames for Redwire {
+    #[inline(always)]
+    fn next_frame(&mut self, buf: &mut BytesMut) -> Result<bool, String> {
+        match self.0.decode(buf) {
+            Ok(Some(v)) => {
+                black_box(v);
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+struct RedisProtocol {
+    resp3: bool,
+}
+
+impl Frames for RedisProtocol {
+    #[inline(always)]
+    fn next_frame(&mut self, buf: &mut BytesMut) -> Result<bool, String> {
+        if self.resp3 {
+            match redis_protocol::resp3::decode::complete::decode_bytes_mut(buf) {
+                Ok(Some(v)) => {
+                    black_box(v);
+                    Ok(true)
+                }
+                Ok(None) => Ok(false),
+                Err(e) => Err(e.to_string()),
+            }
+        } else {
+            match redis_protocol::resp2::decode::decode_bytes_mut(buf) {
+                Ok(Some(v)) => {
+                    black_box(v);
+                    Ok(true)
+                }
+                Ok(None) => Ok(false),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    }
+}
+
+struct RedisRs(redis::ValueCodec);
+
+impl Frames for RedisRs {
+    #[inline(always)]
+    fn next_frame(&mut self, buf: &mut BytesMut) -> Result<bool, String> {
+        match self.0.decode(buf) {
+            Ok(Some(v)) => {
+                black_box(v);
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
 /// Decodes every frame of `corpus`, returning the (empty) buffer.
 ///
 /// The buffer is handed back rather than dropped so that freeing the storage it
 /// shares with the decoded payloads (a 64 MiB `munmap` for corpus 3) happens
 /// after the clock stops: that is the allocator's cost, not the decoder's.
-fn run(parser: Parser, corpus: &Corpus, mut buf: BytesMut) -> Result<BytesMut, String> {
+fn run(parser: Parser, corpus: &Corpus, buf: BytesMut) -> Result<BytesMut, String> {
+    // One loop compiled per parser, so that no parser's loop carries the
+    // others' code (registers, stack frame) around.
+    match parser {
+        Parser::Redwire => run_with(
+            Redwire(redwire_core::resp::Decoder::new(
+                redwire_core::resp::Limits::default(),
+            )),
+            corpus,
+            buf,
+        ),
+        Parser::RedisProtocol => run_with(
+            RedisProtocol {
+                resp3: corpus.resp3,
+            },
+            corpus,
+            buf,
+        ),
+        Parser::RedisRs => run_with(RedisRs(redis::ValueCodec::default()), corpus, buf),
+    }
+}
+
+#[inline(never)]
+fn run_with<F: Frames>(
+    mut parser: F,
+    corpus: &Corpus,
+    mut buf: BytesMut,
+) -> Result<BytesMut, String> {
     let data = &corpus.bytes;
     let (chunk, mut fed) = match corpus.chunk {
         None => (data.len(), data.len()),
         Some(chunk) => (chunk, 0),
     };
     let mut frames = 0usize;
-    let mut rw = redwire_core::resp::Decoder::new(redwire_core::resp::Limits::default());
-    let mut rs = redis::ValueCodec::default();
     loop {
-        loop {
-            let got = match parser {
-                Parser::Redwire => rw.decode(&mut buf).map_err(|e| e.to_string())?.map(|v| {
-                    black_box(v);
-                }),
-                Parser::RedisProtocol if corpus.resp3 => {
-                    redis_protocol::resp3::decode::complete::decode_bytes_mut(&mut buf)
-                        .map_err(|e| e.to_string())?
-                        .map(|v| {
-                            black_box(v);
-                        })
-                }
-                Parser::RedisProtocol => redis_protocol::resp2::decode::decode_bytes_mut(&mut buf)
-                    .map_err(|e| e.to_string())?
-                    .map(|v| {
-                        black_box(v);
-                    }),
-                Parser::RedisRs => rs.decode(&mut buf).map_err(|e| e.to_string())?.map(|v| {
-                    black_box(v);
-                }),
-            };
-            match got {
-                Some(()) => frames += 1,
-                None => break,
-            }
+        while parser.next_frame(&mut buf)? {
+            frames += 1;
         }
         if fed == data.len() {
             break;
