@@ -442,7 +442,15 @@ impl Decoder {
                     {
                         break;
                     }
-                    items.push(Value::BulkString(Payload::inline_prefix(&rest[at..], n)));
+                    // Built in the vector's memory, after its capacity check
+                    // (`extend` reserves first for an exact-size iterator). A
+                    // value built first and pushed is assembled on the stack
+                    // by byte and word stores and copied over in 16-byte loads,
+                    // which the CPU cannot forward from those stores: measured
+                    // ~1.5 GB/s that way, ~2.0 GB/s this way, on corpus (2).
+                    items.extend(std::iter::once_with(|| {
+                        Value::BulkString(Payload::inline_prefix(&rest[at..], n))
+                    }));
                     rest = &rest[len..];
                     off += len;
                     k += 1;
