@@ -232,32 +232,28 @@ pub trait ToArg {
 /// Writes one bulk string.
 #[inline]
 pub(crate) fn write_bulk(out: &mut BytesMut, data: &[u8]) {
-    // The header `$<len>\r\n` is assembled on the stack and appended at once:
-    // two appends per argument instead of five.
-    let mut head = [0u8; 1 + 20 + 2];
+    // The header `$<len>\r\n` is appended at once, and for the common
+    // lengths with a constant size: a copy of known length is a store or two,
+    // one of variable length a call to `memcpy`.
     let n = data.len();
-    let head_len = if n < 10 {
-        head[..4].copy_from_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
-        4
+    out.reserve(1 + 20 + 2 + n + 2);
+    if n < 10 {
+        out.extend_from_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
     } else if n < 100 {
-        head[..5].copy_from_slice(&[
+        out.extend_from_slice(&[
             b'$',
             b'0' + (n / 10) as u8,
             b'0' + (n % 10) as u8,
             b'\r',
             b'\n',
         ]);
-        5
     } else {
         let mut digits = [0u8; 20];
         let len = format_u64(n as u64, &mut digits);
-        head[0] = b'$';
-        head[1..1 + len.len()].copy_from_slice(len);
-        head[1 + len.len()..3 + len.len()].copy_from_slice(b"\r\n");
-        3 + len.len()
-    };
-    out.reserve(head_len + n + 2);
-    out.extend_from_slice(&head[..head_len]);
+        out.extend_from_slice(b"$");
+        out.extend_from_slice(len);
+        out.extend_from_slice(b"\r\n");
+    }
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
