@@ -67,17 +67,21 @@ impl Harness {
         self.written.clear();
     }
 
-    /// Answers the handshake the connection wrote on a fresh socket (RESP3: `HELLO 3`,
-    /// then the `PING` probe; RESP2: the `PING` alone), checking its exact bytes. Only the
-    /// handshake is cleared from `written`: what follows it (restored subscriptions,
-    /// queued requests) is kept.
+    /// Answers the handshake the connection wrote on a fresh socket (RESP3: `HELLO 3`
+    /// with the `PING` probe pipelined behind it; RESP2: the `PING` alone), checking its
+    /// exact bytes. Only the handshake is cleared from `written`: what follows it
+    /// (restored subscriptions, queued requests) is kept.
     fn handshake(&mut self) {
         if self.protocol == ProtocolVersion::Resp3 {
-            assert_eq!(self.take_written(), "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n");
+            assert_eq!(
+                self.take_written(),
+                "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n*1\r\n$4\r\nPING\r\n"
+            );
             self.feed(&[Value::Map(vec![(bulk("proto"), Value::Integer(3))])]);
             assert_eq!(self.conn.state(), StateKind::Connecting);
+        } else {
+            assert_eq!(self.take_written(), "*1\r\n$4\r\nPING\r\n");
         }
-        assert_eq!(self.take_written(), "*1\r\n$4\r\nPING\r\n");
         assert_eq!(
             self.conn.state(),
             StateKind::Connecting,

@@ -648,9 +648,82 @@ fn resp2_fallback_sends_auth_setname_select_and_user_commands() {
 #[test]
 fn resp3_handshake_is_hello_then_select_and_the_ping_probe() {
     let mut sim = Sim::new(config_variant(false, true, 2, false, None));
+    let id = sim.submit(1, PLAIN);
+    sim.open(true);
+    // One round trip: SELECT and the probe are pipelined behind HELLO.
+    sim.write(usize::MAX);
+    assert_eq!(names(&sim), ["HELLO", "SELECT", "PING"]);
+    assert!(sim.unwritten.is_empty(), "no request before the PONG");
+    sim.read(usize::MAX);
+    assert_eq!(last(&sim), (Connecting, Connected, None, 1));
+    assert_eq!(sim.conn.protocol(), Some(ProtocolVersion::Resp3));
+    sim.pump();
+    assert_eq!(names(&sim), ["HELLO", "SELECT", "PING", "ECHO"]);
+    assert_echoed(&sim, id);
+    sim.finish();
+}
+
+#[test]
+fn configured_handshake_commands_wait_for_hello_to_be_accepted() {
+    // Configured commands never run before HELLO is answered (a refused HELLO would
+    // otherwise run them twice), so HELLO goes alone.
+    let mut c = config_variant(false, true, 2, false, None);
+    c.handshake_commands = vec![redwire_core::resp::cmd("PING")];
+    let mut sim = Sim::new(c);
+    sim.open(true);
+    sim.write(usize::MAX);
+    assert_eq!(names(&sim), ["HELLO"]);
+    sim.pump();
+    assert_eq!(sim.state, Connected);
+    assert_eq!(names(&sim), ["HELLO", "SELECT", "PING", "PING"]);
+    sim.finish();
+}
+
+#[test]
+fn a_refused_hello_drops_the_replies_pipelined_behind_it() {
+    // No HELLO here: SELECT and PING behind it ran anyway; their replies are not the
+    // RESP2 setup's, which runs SELECT and the probe again.
+    let mut sim = Sim::new(config_variant(false, false, 2, false, None));
+    sim.scripts.push(Script {
+        hello: Hello::Unknown,
+        ..Script::OK
+    });
+    let id = sim.submit(1, PLAIN);
     sim.open(true);
     sim.pump();
-    assert_eq!(names(&sim), ["HELLO", "SELECT", "PING"]);
+    assert_eq!(sim.state, Connected);
+    assert_eq!(sim.conn.protocol(), Some(ProtocolVersion::Resp2));
+    assert_eq!(
+        names(&sim),
+        ["HELLO", "SELECT", "PING", "SELECT", "PING", "ECHO"]
+    );
+    assert_echoed(&sim, id);
+    sim.finish();
+
+    // A refusal in the RESP2 setup still ends the attempt, one in the dropped part not.
+    let mut sim = Sim::new(config_variant(false, false, 2, false, None));
+    sim.scripts.push(Script {
+        hello: Hello::Unknown,
+        select: Some(Code::Err),
+        ..Script::OK
+    });
+    sim.open(true);
+    sim.write(usize::MAX);
+    sim.read(usize::MAX);
+    assert_eq!(
+        sim.state, Connecting,
+        "the dropped SELECT error ends nothing"
+    );
+    assert_eq!(
+        sim.unwritten.as_ref(),
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*1\r\n$4\r\nPING\r\n"
+    );
+    sim.pump();
+    assert_ne!(sim.state, Connected);
+    match end_reason(&sim) {
+        Some(CloseReason::HandshakeRejected(e)) => assert_eq!(e.code, ServerErrorCode::Err),
+        other => panic!("{other:?}"),
+    }
     sim.finish();
 }
 
@@ -686,9 +759,7 @@ fn a_server_loading_its_dataset_is_retried_and_requests_wait_unwritten() {
     let ids: Vec<_> = (0..3).map(|_| sim.submit(1, PLAIN)).collect();
     for attempt in 1..=2 {
         sim.open(true);
-        // HELLO alone, its reply, then SELECT and the probe.
-        sim.write(usize::MAX);
-        sim.read(usize::MAX);
+        // HELLO with SELECT and the probe pipelined behind it.
         sim.write(usize::MAX);
         assert_eq!(
             names(&sim),
@@ -944,7 +1015,9 @@ fn an_old_server_requiring_a_password_answers_hello_with_noauth_and_gets_auth() 
     sim.open(true);
     sim.pump();
     assert_eq!(sim.state, Connected);
-    assert_eq!(names(&sim), ["HELLO", "AUTH", "CLIENT", "PING"]);
+    // The probe pipelined behind HELLO ran unauthenticated (its NOAUTH is dropped); the
+    // RESP2 setup's own probe decides.
+    assert_eq!(names(&sim), ["HELLO", "PING", "AUTH", "CLIENT", "PING"]);
     assert_eq!(sim.conn.protocol(), Some(ProtocolVersion::Resp2));
     sim.finish();
 

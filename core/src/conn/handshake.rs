@@ -1,15 +1,21 @@
 //! The handshake run on every new socket before any request is written.
 //!
-//! With RESP3 it first sends `HELLO 3 [AUTH user pass] [SETNAME name]` alone, because
-//! what follows depends on the answer: a server without `HELLO` (or without RESP3)
-//! answers `ERR`/`NOPROTO`, and the handshake falls back to RESP2 with `AUTH` and
-//! `CLIENT SETNAME`. Then `SELECT`, the configured handshake commands and a final `PING`
-//! are pipelined. The `PING` is the readiness probe: a server still loading its dataset
+//! With RESP3 it sends `HELLO 3 [AUTH user pass] [SETNAME name]` first. A server without
+//! `HELLO` (or without RESP3) answers `ERR`/`NOPROTO`, and the handshake falls back to
+//! RESP2 with `AUTH` and `CLIENT SETNAME`. Then come `SELECT`, the configured handshake
+//! commands and a final `PING`. Without configured handshake commands, `SELECT` and the
+//! `PING` are pipelined right behind `HELLO` (one round trip per connection instead of
+//! two, through every proxy on the way): both are harmless to run whatever `HELLO`
+//! answers, and when it is refused their replies are dropped and the RESP2 setup runs
+//! them again. Configured commands are never run blindly: with some, `HELLO` is sent
+//! alone and the rest follows its answer.
+//!
+//! The `PING` is the readiness probe: a server still loading its dataset
 //! accepts `HELLO`, `AUTH` and `SELECT` but answers `PING` with `LOADING`, which makes the
 //! attempt a retryable rejection (the client backs off) instead of a connection that
 //! refuses every request until loading ends.
-//! Every reply is consumed here; the first error reply ends the handshake with that
-//! typed error, and [`CloseReason::is_retryable`](super::CloseReason::is_retryable)
+//! Every reply is consumed here; the first error reply of the setup ends the handshake with
+//! that typed error, and [`CloseReason::is_retryable`](super::CloseReason::is_retryable)
 //! alone decides what happens next.
 
 use bytes::BytesMut;
@@ -27,8 +33,13 @@ pub(crate) struct Handshake {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
-    /// `HELLO 3` sent alone, waiting for its reply.
-    Hello,
+    /// `HELLO 3` sent, waiting for its reply; `behind` more commands (the setup it is
+    /// followed by when accepted) were pipelined behind it, or none.
+    Hello { behind: usize },
+    /// `HELLO` was refused: the replies to the `skip` commands pipelined behind it come
+    /// first and are dropped (they ran before the connection was set up), then the RESP2
+    /// setup's.
+    Fallback { skip: usize },
     /// Authentication, name, database, user commands and the `PING` probe pipelined.
     Setup(ProtocolVersion),
 }
@@ -59,9 +70,16 @@ impl Handshake {
                     hello = hello.arg("SETNAME").arg(name.as_str());
                 }
                 hello.write_to(out);
+                // What follows an accepted HELLO, sent along when it is safe to run
+                // whatever HELLO answers (see the module docs).
+                let behind = if config.handshake_commands.is_empty() {
+                    Self::write_tail(config, out)
+                } else {
+                    0
+                };
                 Handshake {
-                    step: Step::Hello,
-                    pending: 1,
+                    step: Step::Hello { behind },
+                    pending: 1 + behind,
                 }
             }
             ProtocolVersion::Resp2 => Self::setup(config, ProtocolVersion::Resp2, out),
@@ -90,6 +108,20 @@ impl Handshake {
                 n += 1;
             }
         }
+        n += Self::write_tail(config, out);
+        // Subscriptions are restored right after this handshake, ahead of any request
+        // (see `pubsub::restore_subscriptions`): their confirmations are push frames in
+        // RESP3, counted apart from these replies.
+        Handshake {
+            step: Step::Setup(proto),
+            pending: n,
+        }
+    }
+
+    /// Writes what every handshake ends with, `SELECT`, the configured commands and the
+    /// `PING` probe; returns how many commands that is.
+    fn write_tail(config: &Config, out: &mut BytesMut) -> usize {
+        let mut n = 0;
         if config.database != 0 {
             cmd("SELECT").arg(i64::from(config.database)).write_to(out);
             n += 1;
@@ -103,18 +135,17 @@ impl Handshake {
         // with `LOADING`, a retryable rejection: the attempt backs off and requests stay
         // queued, unwritten, instead of being refused one by one.
         cmd("PING").write_to(out);
-        n += 1;
-        // Subscriptions are restored right after this handshake, ahead of any request
-        // (see `pubsub::restore_subscriptions`): their confirmations are push frames in
-        // RESP3, counted apart from these replies.
-        Handshake {
-            step: Step::Setup(proto),
-            pending: n,
-        }
+        n + 1
     }
 
-    fn fall_back(&mut self, config: &Config, out: &mut BytesMut) -> Progress {
+    /// `HELLO` was refused: sets up RESP2, after dropping the replies to the `skip`
+    /// commands that were pipelined behind `HELLO`.
+    fn fall_back(&mut self, skip: usize, config: &Config, out: &mut BytesMut) -> Progress {
         *self = Self::setup(config, ProtocolVersion::Resp2, out);
+        if skip > 0 {
+            self.step = Step::Fallback { skip };
+            self.pending += skip;
+        }
         Progress::Pending
     }
 
@@ -127,17 +158,35 @@ impl Handshake {
     ) -> Progress {
         self.pending = self.pending.saturating_sub(1);
         match (self.step, reply) {
-            (Step::Hello, Value::Error(e)) => match e.code {
+            (Step::Hello { behind }, Value::Error(e)) => match e.code {
                 // No HELLO (Redis < 6, many proxies) or no RESP3: speak RESP2. A server
                 // without HELLO that requires a password answers NOAUTH before it even
                 // looks at the command: when HELLO carried credentials, that too means
                 // "no HELLO here", and AUTH will tell whether they are right.
-                ServerErrorCode::Err | ServerErrorCode::NoProto => self.fall_back(config, out),
-                ServerErrorCode::NoAuth if config.password.is_some() => self.fall_back(config, out),
+                ServerErrorCode::Err | ServerErrorCode::NoProto => {
+                    self.fall_back(behind, config, out)
+                }
+                ServerErrorCode::NoAuth if config.password.is_some() => {
+                    self.fall_back(behind, config, out)
+                }
                 _ => Progress::Rejected(e),
             },
-            (Step::Hello, _) => {
+            (Step::Hello { behind: 0 }, _) => {
                 *self = Self::setup(config, ProtocolVersion::Resp3, out);
+                Progress::Pending
+            }
+            // The rest of the setup is already on its way.
+            (Step::Hello { .. }, _) => {
+                self.step = Step::Setup(ProtocolVersion::Resp3);
+                Progress::Pending
+            }
+            // Whatever these say (an error too: NOAUTH before AUTH), the RESP2 setup
+            // behind them decides.
+            (Step::Fallback { skip }, _) => {
+                self.step = match skip - 1 {
+                    0 => Step::Setup(ProtocolVersion::Resp2),
+                    skip => Step::Fallback { skip },
+                };
                 Progress::Pending
             }
             (Step::Setup(_), Value::Error(e)) => Progress::Rejected(e),
