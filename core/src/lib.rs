@@ -176,10 +176,12 @@
 //! # The handshake
 //!
 //! Each new socket runs the handshake before any request is written. With RESP3 it sends
-//! `HELLO 3 [AUTH user pass] [SETNAME name]` alone first (a server that answers `ERR` or
+//! `HELLO 3 [AUTH user pass] [SETNAME name]` first (a server that answers `ERR` or
 //! `NOPROTO` is spoken to in RESP2, with `AUTH` and `CLIENT SETNAME`); then `SELECT`, the
 //! configured [`handshake_commands`](conn::Config::handshake_commands) and a final `PING`
-//! are pipelined. The handshake is complete when the `PING` is answered, so it always
+//! are pipelined. Without configured commands, `SELECT` and `PING` are written with `HELLO`
+//! itself (and run again after the RESP2 setup if `HELLO` is refused), so the handshake is
+//! one round trip; configured commands wait for `HELLO` to be accepted. The handshake is complete when the `PING` is answered, so it always
 //! takes at least one round trip. The `PING` is the readiness probe: a restarted server
 //! still loading its dataset accepts `HELLO`, `AUTH` and `SELECT` but answers `PING` with
 //! `LOADING`, so the attempt ends with a retryable `HandshakeRejected` and backs off,
