@@ -47,19 +47,26 @@ trait Frames {
     fn next_frame(&mut self, buf: &mut BytesMut) -> Result<bool, String>;
 }
 
+/// What every parser's entry point returns, as [`Frames::next_frame`] says it:
+/// the value goes to `black_box` (and is dropped, as a caller would).
+#[inline(always)]
+fn consume<V, E: std::fmt::Display>(decoded: Result<Option<V>, E>) -> Result<bool, String> {
+    match decoded {
+        Ok(Some(v)) => {
+            black_box(v);
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 struct Redwire(redwire_core::resp::Decoder);
 
 impl Frames for Redwire {
     #[inline(always)]
     fn next_frame(&mut self, buf: &mut BytesMut) -> Result<bool, String> {
-        match self.0.decode(buf) {
-            Ok(Some(v)) => {
-                black_box(v);
-                Ok(true)
-            }
-            Ok(None) => Ok(false),
-            Err(e) => Err(e.to_string()),
-        }
+        consume(self.0.decode(buf))
     }
 }
 
@@ -71,23 +78,11 @@ impl Frames for RedisProtocol {
     #[inline(always)]
     fn next_frame(&mut self, buf: &mut BytesMut) -> Result<bool, String> {
         if self.resp3 {
-            match redis_protocol::resp3::decode::complete::decode_bytes_mut(buf) {
-                Ok(Some(v)) => {
-                    black_box(v);
-                    Ok(true)
-                }
-                Ok(None) => Ok(false),
-                Err(e) => Err(e.to_string()),
-            }
+            consume(redis_protocol::resp3::decode::complete::decode_bytes_mut(
+                buf,
+            ))
         } else {
-            match redis_protocol::resp2::decode::decode_bytes_mut(buf) {
-                Ok(Some(v)) => {
-                    black_box(v);
-                    Ok(true)
-                }
-                Ok(None) => Ok(false),
-                Err(e) => Err(e.to_string()),
-            }
+            consume(redis_protocol::resp2::decode::decode_bytes_mut(buf))
         }
     }
 }
@@ -97,14 +92,7 @@ struct RedisRs(redis::ValueCodec);
 impl Frames for RedisRs {
     #[inline(always)]
     fn next_frame(&mut self, buf: &mut BytesMut) -> Result<bool, String> {
-        match self.0.decode(buf) {
-            Ok(Some(v)) => {
-                black_box(v);
-                Ok(true)
-            }
-            Ok(None) => Ok(false),
-            Err(e) => Err(e.to_string()),
-        }
+        consume(self.0.decode(buf))
     }
 }
 

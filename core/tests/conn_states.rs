@@ -625,11 +625,16 @@ fn reason_client_requested_and_drain_are_not_retryable() {
 
 // ---- handshake ----
 
-#[test]
-fn resp2_fallback_sends_auth_setname_select_and_user_commands() {
+/// Password, name, database 2 and one configured handshake command (`PING`).
+fn with_handshake_command() -> redwire_core::conn::Config {
     let mut c = config_variant(false, true, 2, false, None);
     c.handshake_commands = vec![redwire_core::resp::cmd("PING")];
-    let mut sim = Sim::new(c);
+    c
+}
+
+#[test]
+fn resp2_fallback_sends_auth_setname_select_and_user_commands() {
+    let mut sim = Sim::new(with_handshake_command());
     sim.scripts.push(Script {
         hello: Hello::Unknown,
         ..Script::OK
@@ -667,9 +672,7 @@ fn resp3_handshake_is_hello_then_select_and_the_ping_probe() {
 fn configured_handshake_commands_wait_for_hello_to_be_accepted() {
     // Configured commands never run before HELLO is answered (a refused HELLO would
     // otherwise run them twice), so HELLO goes alone.
-    let mut c = config_variant(false, true, 2, false, None);
-    c.handshake_commands = vec![redwire_core::resp::cmd("PING")];
-    let mut sim = Sim::new(c);
+    let mut sim = Sim::new(with_handshake_command());
     sim.open(true);
     sim.write(usize::MAX);
     assert_eq!(names(&sim), ["HELLO"]);
