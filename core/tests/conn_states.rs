@@ -625,6 +625,22 @@ fn reason_client_requested_and_drain_are_not_retryable() {
 
 // ---- handshake ----
 
+/// One request submitted, then a connection to a server without `HELLO`, run until
+/// nothing more happens.
+fn one_request_without_hello(
+    config: redwire_core::conn::Config,
+) -> (Sim, redwire_core::conn::RequestId) {
+    let mut sim = Sim::new(config);
+    sim.scripts.push(Script {
+        hello: Hello::Unknown,
+        ..Script::OK
+    });
+    let id = sim.submit(1, PLAIN);
+    sim.open(true);
+    sim.pump();
+    (sim, id)
+}
+
 /// Password, name, database 2 and one configured handshake command (`PING`).
 fn with_handshake_command() -> redwire_core::conn::Config {
     let mut c = config_variant(false, true, 2, false, None);
@@ -634,14 +650,7 @@ fn with_handshake_command() -> redwire_core::conn::Config {
 
 #[test]
 fn resp2_fallback_sends_auth_setname_select_and_user_commands() {
-    let mut sim = Sim::new(with_handshake_command());
-    sim.scripts.push(Script {
-        hello: Hello::Unknown,
-        ..Script::OK
-    });
-    let id = sim.submit(1, PLAIN);
-    sim.open(true);
-    sim.pump();
+    let (mut sim, id) = one_request_without_hello(with_handshake_command());
     assert_eq!(
         names(&sim),
         ["HELLO", "AUTH", "CLIENT", "SELECT", "PING", "PING", "ECHO"]
@@ -686,14 +695,7 @@ fn configured_handshake_commands_wait_for_hello_to_be_accepted() {
 fn a_refused_hello_drops_the_replies_pipelined_behind_it() {
     // No HELLO here: SELECT and PING behind it ran anyway; their replies are not the
     // RESP2 setup's, which runs SELECT and the probe again.
-    let mut sim = Sim::new(config_variant(false, false, 2, false, None));
-    sim.scripts.push(Script {
-        hello: Hello::Unknown,
-        ..Script::OK
-    });
-    let id = sim.submit(1, PLAIN);
-    sim.open(true);
-    sim.pump();
+    let (mut sim, id) = one_request_without_hello(config_variant(false, false, 2, false, None));
     assert_eq!(sim.state, Connected);
     assert_eq!(sim.conn.protocol(), Some(ProtocolVersion::Resp2));
     assert_eq!(
