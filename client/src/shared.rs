@@ -402,25 +402,14 @@ impl Shared {
 }
 
 fn encode_state(s: StateKind) -> u8 {
-    match s {
-        StateKind::Connecting => 0,
-        StateKind::Connected => 1,
-        StateKind::Draining => 2,
-        StateKind::Reconnecting => 3,
-        StateKind::Failed => 4,
-        StateKind::Closed => 5,
-    }
+    s as u8
 }
 
 fn decode_state(v: u8) -> StateKind {
-    match v {
-        0 => StateKind::Connecting,
-        1 => StateKind::Connected,
-        2 => StateKind::Draining,
-        3 => StateKind::Reconnecting,
-        4 => StateKind::Failed,
-        _ => StateKind::Closed,
-    }
+    StateKind::ALL
+        .get(usize::from(v))
+        .copied()
+        .unwrap_or(StateKind::Closed)
 }
 
 #[cfg(test)]
@@ -623,14 +612,7 @@ mod tests {
 
     #[test]
     fn states_round_trip() {
-        for s in [
-            StateKind::Connecting,
-            StateKind::Connected,
-            StateKind::Draining,
-            StateKind::Reconnecting,
-            StateKind::Failed,
-            StateKind::Closed,
-        ] {
+        for s in StateKind::ALL {
             assert_eq!(decode_state(encode_state(s)), s);
         }
     }

@@ -61,15 +61,6 @@ fn timing_out(ms: u64) -> RequestOptions {
     }
 }
 
-const ALL_STATES: [StateKind; 6] = [
-    Connecting,
-    Connected,
-    Draining,
-    Reconnecting,
-    Failed,
-    Closed,
-];
-
 /// The answer of a written request whose connection ended for `reason`.
 fn lost(reason: CloseReason) -> Result<Value, RequestError> {
     Err(RequestError::ConnectionLost(reason))
@@ -119,8 +110,8 @@ fn transmits(sim: &mut Sim) -> Vec<bytes::Bytes> {
 fn the_model_table_is_the_crate_table() {
     let crate_table: Vec<_> = TRANSITIONS.iter().map(|e| (e.from, e.to)).collect();
     assert_eq!(crate_table, LEGAL);
-    for from in ALL_STATES {
-        for to in ALL_STATES {
+    for from in StateKind::ALL {
+        for to in StateKind::ALL {
             assert_eq!(from.can_transition_to(to), LEGAL.contains(&(from, to)));
         }
     }

@@ -28,6 +28,16 @@ pub enum StateKind {
 }
 
 impl StateKind {
+    /// Every state, in declaration order: `StateKind::ALL[s as usize] == s`.
+    pub const ALL: [StateKind; 6] = [
+        StateKind::Connecting,
+        StateKind::Connected,
+        StateKind::Draining,
+        StateKind::Reconnecting,
+        StateKind::Failed,
+        StateKind::Closed,
+    ];
+
     /// Whether no transition leaves this state.
     pub fn is_terminal(self) -> bool {
         matches!(self, StateKind::Failed | StateKind::Closed)
@@ -38,6 +48,16 @@ impl StateKind {
         TRANSITIONS.iter().any(|e| e.from == self && e.to == to)
     }
 }
+
+// `Closed` is the last variant: a state added after it must be added to `ALL` too.
+const _: () = assert!(StateKind::Closed as usize + 1 == StateKind::ALL.len());
+const _: () = {
+    let mut i = 0;
+    while i < StateKind::ALL.len() {
+        assert!(StateKind::ALL[i] as usize == i);
+        i += 1;
+    }
+};
 
 impl fmt::Display for StateKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
