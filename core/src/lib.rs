@@ -181,8 +181,8 @@
 //! configured [`handshake_commands`](conn::Config::handshake_commands) and a final `PING`
 //! are pipelined. Without configured commands, `SELECT` and `PING` are written with `HELLO`
 //! itself (and run again after the RESP2 setup if `HELLO` is refused), so the handshake is
-//! one round trip; configured commands wait for `HELLO` to be accepted. The handshake is complete when the `PING` is answered, so it always
-//! takes at least one round trip. The `PING` is the readiness probe: a restarted server
+//! one round trip; configured commands wait for `HELLO` to be accepted. The handshake is
+//! complete when the `PING` is answered. The `PING` is the readiness probe: a restarted server
 //! still loading its dataset accepts `HELLO`, `AUTH` and `SELECT` but answers `PING` with
 //! `LOADING`, so the attempt ends with a retryable `HandshakeRejected` and backs off,
 //! and queued requests stay queued, unwritten, instead of each being refused.
