@@ -162,8 +162,7 @@ impl Driver {
                     }
                     Err(e) => Input::OpenFailed(e.kind()),
                 };
-                let now = clock.now(&*self.io.runtime);
-                self.io.handle(&mut self.conn, input, now);
+                self.io.handle(&mut self.conn, input, clock);
             }
         }
 
@@ -190,9 +189,8 @@ impl Driver {
                         Poll::Ready(Ok(())) => socket.unflushed = false,
                         Poll::Ready(Err(e)) => {
                             socket.broken = true;
-                            let now = clock.now(&*self.io.runtime);
                             self.io
-                                .handle(&mut self.conn, Input::IoError(e.kind()), now);
+                                .handle(&mut self.conn, Input::IoError(e.kind()), clock);
                         }
                         Poll::Pending => *pending = true,
                     }
@@ -214,8 +212,7 @@ impl Driver {
                 Poll::Ready(Ok(0)) => {
                     socket.broken = true;
                     let input = Input::IoError(io::ErrorKind::WriteZero);
-                    let now = clock.now(&*self.io.runtime);
-                    self.io.handle(&mut self.conn, input, now);
+                    self.io.handle(&mut self.conn, input, clock);
                 }
                 Poll::Ready(Ok(mut n)) => {
                     let written = n;
@@ -230,14 +227,13 @@ impl Driver {
                         }
                     }
                     socket.unflushed = true;
-                    let now = clock.now(&*self.io.runtime);
-                    self.io.handle(&mut self.conn, Input::Written(written), now);
+                    self.io
+                        .handle(&mut self.conn, Input::Written(written), clock);
                 }
                 Poll::Ready(Err(e)) => {
                     socket.broken = true;
-                    let now = clock.now(&*self.io.runtime);
                     self.io
-                        .handle(&mut self.conn, Input::IoError(e.kind()), now);
+                        .handle(&mut self.conn, Input::IoError(e.kind()), clock);
                 }
             }
             progress = true;
@@ -287,20 +283,17 @@ impl Driver {
                 }
                 Poll::Ready(Ok(0)) => {
                     socket.read_closed = true;
-                    let now = clock.now(&*self.io.runtime);
-                    self.io.handle(&mut self.conn, Input::Eof, now);
+                    self.io.handle(&mut self.conn, Input::Eof, clock);
                 }
                 Poll::Ready(Ok(n)) => {
                     let input = Input::Received(&buf[..n]);
-                    let now = clock.now(&*self.io.runtime);
-                    self.io.handle(&mut self.conn, input, now);
+                    self.io.handle(&mut self.conn, input, clock);
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {
                     socket.broken = true;
-                    let now = clock.now(&*self.io.runtime);
                     self.io
-                        .handle(&mut self.conn, Input::IoError(e.kind()), now);
+                        .handle(&mut self.conn, Input::IoError(e.kind()), clock);
                 }
             }
         }
@@ -351,7 +344,8 @@ impl Driver {
             // deadline and spin.
             self.timer_at = None;
             let now = self.io.runtime.now().max(at);
-            self.io.handle(&mut self.conn, Input::Timeout, now);
+            self.conn.handle_input(Input::Timeout, now);
+            self.io.drain(&mut self.conn);
             return true;
         }
     }
@@ -416,8 +410,9 @@ impl Drop for Driver {
 
 impl Io {
     /// Feeds one input and carries out what it caused.
-    fn handle(&mut self, conn: &mut Connection, input: Input<'_>, now: Instant) {
-        conn.handle_input(input, now);
+    /// Hands `input` to the connection at the current time and carries out what it causes.
+    fn handle(&mut self, conn: &mut Connection, input: Input<'_>, clock: &mut Clock) {
+        conn.handle_input(input, clock.now(&*self.runtime));
         self.drain(conn);
     }
 
