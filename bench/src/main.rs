@@ -42,15 +42,19 @@ impl Settings {
     fn full() -> Settings {
         Settings {
             decode_reps: 7,
-            rounds: 2,
-            warmup: Duration::from_millis(500),
-            duration: Duration::from_secs(3),
-            latency_samples: 20_000,
-            big_rounds: 100,
-            pipeline_rounds: 20,
+            // The machine's speed drifts by tens of percent within seconds; more, shorter
+            // rounds give each client more chances to be measured in a quiet stretch.
+            rounds: 4,
+            warmup: Duration::from_millis(300),
+            duration: Duration::from_millis(1500),
+            latency_samples: 10_000,
+            big_rounds: 50,
+            pipeline_rounds: 10,
             idle_connections: 1000,
-            recovery_reps: 7,
-            benchmark_requests: 2_000_000,
+            // Each restart lands at a random point of the clients' retry period, so one
+            // restart's figure is spread over the whole delay: the median needs many.
+            recovery_reps: 15,
+            benchmark_requests: 600_000,
         }
     }
 
@@ -146,6 +150,39 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
+}
+
+/// Scenario (b) for one client: `samples` timed sequential GETs after 200 untimed ones, on a
+/// fresh runtime. The loop runs as a spawned task, as application code does, not as the
+/// `block_on` future: a `block_on` future woken by another task makes the runtime check for I/O
+/// events (one more `epoll_wait`) before polling it, a cost of the harness that every client
+/// would pay on every request.
+fn latency(client: Client, port: u16, samples: usize) -> BenchResult<Vec<Duration>> {
+    runtime().block_on(async move {
+        let task = match client {
+            Client::Redwire => tokio::spawn(clients::redwire::latency(port, 200, samples)),
+            Client::RedisRs => tokio::spawn(clients::redis_rs::latency(port, 200, samples)),
+            Client::Fred => tokio::spawn(clients::fred::latency(port, 200, samples)),
+        };
+        task.await.map_err(|e| format!("latency task: {e}"))?
+    })
+}
+
+/// One restart of the recovery scenario for one client, on a fresh runtime: the time from the
+/// server being ready to the client's first successful request. The server is ready again
+/// when this returns, whatever happened.
+fn recovery(client: Client, server: &mut RedisServer) -> BenchResult<Duration> {
+    let result = runtime().block_on(async {
+        match client {
+            Client::Redwire => clients::redwire::recovery(server).await,
+            Client::RedisRs => clients::redis_rs::recovery(server).await,
+            Client::Fred => clients::fred::recovery(server).await,
+        }
+    });
+    server
+        .wait_ready(Duration::from_secs(10))
+        .map_err(|e| format!("redis-server after recovery: {e}"))?;
+    result.map(|r| r.after_ready)
 }
 
 /// The best result of several rounds, per client (or column).
@@ -296,13 +333,7 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
         let per_block = s.latency_samples.div_ceil(LATENCY_BLOCKS);
         for _ in 0..LATENCY_BLOCKS {
             for (client, acc) in samples.iter_mut() {
-                let block = runtime().block_on(async {
-                    match client {
-                        Client::Redwire => clients::redwire::latency(port, 200, per_block).await,
-                        Client::RedisRs => clients::redis_rs::latency(port, 200, per_block).await,
-                        Client::Fred => clients::fred::latency(port, 200, per_block).await,
-                    }
-                });
+                let block = latency(*client, port, per_block);
                 match (block, acc.as_mut()) {
                     (Ok(block), Ok(all)) => all.extend(block),
                     (Err(e), _) => *acc = Err(e),
@@ -413,19 +444,8 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
         .collect();
     for _ in 0..s.recovery_reps {
         for (client, acc) in times.iter_mut() {
-            let result = runtime().block_on(async {
-                match client {
-                    Client::Redwire => clients::redwire::recovery(&mut server).await,
-                    Client::RedisRs => clients::redis_rs::recovery(&mut server).await,
-                    Client::Fred => clients::fred::recovery(&mut server).await,
-                }
-            });
-            // Whatever happened, the next measurement needs a live server.
-            server
-                .wait_ready(Duration::from_secs(10))
-                .map_err(|e| format!("redis-server after recovery: {e}"))?;
-            match (result, acc.as_mut()) {
-                (Ok(r), Ok(list)) => list.push(r.after_ready),
+            match (recovery(*client, &mut server), acc.as_mut()) {
+                (Ok(r), Ok(list)) => list.push(r),
                 (Err(e), _) => *acc = Err(e),
                 (Ok(_), Err(_)) => {}
             }
@@ -538,7 +558,11 @@ fn child(args: &[String]) -> BenchResult<String> {
         "latency-all" => Client::Redwire,
         _ => Client::parse(arg(1)?).ok_or("unknown client")?,
     };
-    let port = num(2)? as u16;
+    // `recovery` starts a server of its own (its port argument is ignored).
+    let port = match arg(0)? {
+        "recovery" => 0,
+        _ => num(2)? as u16,
+    };
     match arg(0)? {
         "throughput" => {
             let (tasks, warmup, duration) = (
@@ -569,13 +593,7 @@ fn child(args: &[String]) -> BenchResult<String> {
             // `latency CLIENT PORT SAMPLES`: scenario (b) alone, for profilers and quick
             // comparisons; prints p50 and p99 in µs.
             let samples = num(3)? as usize;
-            let times = runtime().block_on(async {
-                match client {
-                    Client::Redwire => clients::redwire::latency(port, 200, samples).await,
-                    Client::RedisRs => clients::redis_rs::latency(port, 200, samples).await,
-                    Client::Fred => clients::fred::latency(port, 200, samples).await,
-                }
-            })?;
+            let times = latency(client, port, samples)?;
             Ok(format!(
                 "{:.1} {:.1}",
                 micros(percentile(times.clone(), 0.50)),
@@ -591,17 +609,7 @@ fn child(args: &[String]) -> BenchResult<String> {
             let mut all: Vec<Vec<Duration>> = vec![Vec::new(); Client::ALL.len()];
             for _ in 0..blocks {
                 for (i, client) in Client::ALL.into_iter().enumerate() {
-                    all[i].extend(runtime().block_on(async {
-                        match client {
-                            Client::Redwire => {
-                                clients::redwire::latency(port, 200, per_block).await
-                            }
-                            Client::RedisRs => {
-                                clients::redis_rs::latency(port, 200, per_block).await
-                            }
-                            Client::Fred => clients::fred::latency(port, 200, per_block).await,
-                        }
-                    })?);
+                    all[i].extend(latency(client, port, per_block)?);
                 }
             }
             Ok(Client::ALL
@@ -665,6 +673,18 @@ fn child(args: &[String]) -> BenchResult<String> {
                 let after = proc_status_kib("VmRSS:")?;
                 Ok(format!("{:.0}", (after - before) * 1024.0 / n as f64))
             })
+        }
+        "recovery" => {
+            // `recovery CLIENT - REPS`: the restart scenario alone, on a server of its own;
+            // prints each restart's ready -> first reply time in ms.
+            let mut server =
+                RedisServer::start().map_err(|e| format!("starting redis-server: {e}"))?;
+            let mut times = Vec::new();
+            for _ in 0..num(3)? {
+                let after_ready = recovery(client, &mut server)?;
+                times.push(format!("{:.2}", millis(after_ready)));
+            }
+            Ok(times.join(" "))
         }
         other => Err(format!("unknown child mode {other}")),
     }

@@ -227,8 +227,8 @@ pub fn document(table: &str, settings: &str) -> String {
            by memory bandwidth;\n\
          - **end to end**, one connection per client on a current-thread tokio runtime: (a) 64 and 512 tasks \
            sharing one client, each looping `SET`+`GET` of its own key with a 16-byte value (both commands \
-           counted), with the heap allocations per operation of the whole process; (b) one task doing \
-           sequential `GET`s, each timed; (c) `SET` then `GET` of a 1 MiB value; (d) one explicit pipeline of \
+           counted), with the heap allocations per operation of the whole process; (b) one spawned task \
+           doing sequential `GET`s, each timed; (c) `SET` then `GET` of a 1 MiB value; (d) one explicit pipeline of \
            10,000 commands (alternating `SET`/`GET`) with all replies collected. The ceiling is \
            `redis-benchmark -c 1 -P 64 -t set,get` against the same server (mean of its SET and GET rates);\n\
          - **memory**: peak resident set (VmHWM) of the process running (a) (one child process per client), and \
@@ -238,7 +238,9 @@ pub fn document(table: &str, settings: &str) -> String {
            with the same constant reconnect delay and no jitter, except redis-rs, whose `ConnectionManager` \
            always adds up to one more delay of jitter). The server is probed every 0.5 ms; a figure near 0 means \
            the client had already reconnected (its connection waiting in the listen backlog of the starting \
-           server) and its request was answered as soon as the server began serving.\n\n\
+           server) and its request was answered as soon as the server began serving. A restart lands at a \
+           random point of each client's retry period, so one figure lies anywhere from 0 to about one delay \
+           (two for redis-rs): compare the medians of many.\n\n\
          Every measurement is repeated in rounds that interleave the clients, and each client keeps its best \
          round, so a burst of load from elsewhere on the machine costs every client alike. Figures from a busy \
          machine are lower than from an idle one; compare the ratios, and the load average below.\n\n\
@@ -256,7 +258,11 @@ pub fn document(table: &str, settings: &str) -> String {
            running server: prints ops/s, peak RSS (KiB), heap allocations per op and the total operations, so \
            `valgrind --tool=callgrind` totals divide into instructions per operation, and `strace -c -f` \
            counts into syscalls per batch;\n\
-         - `redwire-bench child big|pipeline redwire|redis-rs|fred PORT ROUNDS`: scenario (c) or (d) alone.\n"
+         - `redwire-bench child latency redwire|redis-rs|fred PORT SAMPLES`, or `child latency-all - PORT \
+           SAMPLES BLOCKS` for every client in alternating blocks: scenario (b), printing p50 and p99 (µs);\n\
+         - `redwire-bench child big|pipeline redwire|redis-rs|fred PORT ROUNDS`: scenario (c) or (d) alone;\n\
+         - `redwire-bench child recovery redwire|redis-rs|fred - RESTARTS`: the recovery scenario alone, on a \
+           server of its own, printing each restart's figure (ms).\n"
     )
 }
 
