@@ -18,7 +18,7 @@ mod report;
 mod server;
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clients::{BenchResult, Client};
 use report::{Better, Column, Report};
@@ -79,8 +79,6 @@ static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 
 const BIG_VALUE: usize = 1 << 20;
 const PIPELINE_LEN: usize = 10_000;
-/// Blocks the latency samples of one round are taken in, clients alternating.
-const LATENCY_BLOCKS: usize = 10;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -152,20 +150,95 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// Scenario (b) for one client: `samples` timed sequential GETs after 200 untimed ones, on a
-/// fresh runtime. The loop runs as a spawned task, as application code does, not as the
-/// `block_on` future: a `block_on` future woken by another task makes the runtime check for I/O
-/// events (one more `epoll_wait`) before polling it, a cost of the harness that every client
-/// would pay on every request.
+/// Untimed GETs before the timed ones of scenario (b).
+const LATENCY_WARMUP: usize = 200;
+
+/// Scenario (b) for one client alone: `samples` timed sequential GETs after
+/// [`LATENCY_WARMUP`] untimed ones, on a fresh runtime. The loop runs as a spawned task, as
+/// application code does, not as the `block_on` future: a `block_on` future woken by another
+/// task makes the runtime check for I/O events (one more `epoll_wait`) before polling it, a cost
+/// of the harness that every client would pay on every request.
 fn latency(client: Client, port: u16, samples: usize) -> BenchResult<Vec<Duration>> {
     runtime().block_on(async move {
         let task = match client {
-            Client::Redwire => tokio::spawn(clients::redwire::latency(port, 200, samples)),
-            Client::RedisRs => tokio::spawn(clients::redis_rs::latency(port, 200, samples)),
-            Client::Fred => tokio::spawn(clients::fred::latency(port, 200, samples)),
+            Client::Redwire => {
+                tokio::spawn(clients::redwire::latency(port, LATENCY_WARMUP, samples))
+            }
+            Client::RedisRs => {
+                tokio::spawn(clients::redis_rs::latency(port, LATENCY_WARMUP, samples))
+            }
+            Client::Fred => tokio::spawn(clients::fred::latency(port, LATENCY_WARMUP, samples)),
         };
         task.await.map_err(|e| format!("latency task: {e}"))?
     })
+}
+
+/// A connection of any client, for scenario (b).
+enum Getter {
+    Redwire(clients::redwire::Getter),
+    RedisRs(clients::redis_rs::Getter),
+    Fred(clients::fred::Getter),
+}
+
+impl Getter {
+    async fn connect(client: Client, port: u16) -> BenchResult<Getter> {
+        Ok(match client {
+            Client::Redwire => Getter::Redwire(clients::redwire::Getter::connect(port).await?),
+            Client::RedisRs => Getter::RedisRs(clients::redis_rs::Getter::connect(port).await?),
+            Client::Fred => Getter::Fred(clients::fred::Getter::connect(port).await?),
+        })
+    }
+
+    async fn get(&self) -> BenchResult<()> {
+        match self {
+            Getter::Redwire(g) => g.get().await,
+            Getter::RedisRs(g) => g.get().await,
+            Getter::Fred(g) => g.get().await,
+        }
+    }
+}
+
+/// Scenario (b) for every client at once: one connection each in one runtime, the clients
+/// taking turns request by request (the first of each turn rotating), `samples` timed GETs
+/// each after [`LATENCY_WARMUP`] untimed ones. A stall of the machine then delays every
+/// client's requests alike, where clients timed one after the other would each meet different
+/// stalls, and the p99, which the stalls decide, would vary by 2x from run to run. Runs as a
+/// spawned task (see [`latency`]). A client that fails is left out of the remaining turns.
+fn latency_all(port: u16, samples: usize) -> Vec<(Client, BenchResult<Vec<Duration>>)> {
+    let timed = runtime().block_on(async move {
+        let task = tokio::spawn(async move {
+            let mut each = Vec::new();
+            for client in Client::ALL {
+                let getter = Getter::connect(client, port).await;
+                each.push((client, getter, Ok(Vec::with_capacity(samples))));
+            }
+            for turn in 0..LATENCY_WARMUP + samples {
+                for k in 0..each.len() {
+                    let (_, getter, times) = &mut each[(turn + k) % Client::ALL.len()];
+                    let (Ok(getter), Ok(list)) = (getter.as_ref(), times.as_mut()) else {
+                        continue;
+                    };
+                    let start = Instant::now();
+                    match getter.get().await {
+                        Ok(()) if turn >= LATENCY_WARMUP => list.push(start.elapsed()),
+                        Ok(()) => {}
+                        Err(e) => *times = Err(e),
+                    }
+                }
+            }
+            each.into_iter()
+                .map(|(client, getter, times)| (client, getter.and(times)))
+                .collect::<Vec<_>>()
+        });
+        task.await.map_err(|e| format!("latency task: {e}"))
+    });
+    match timed {
+        Ok(each) => each,
+        Err(e) => Client::ALL
+            .into_iter()
+            .map(|c| (c, Err(e.clone())))
+            .collect(),
+    }
 }
 
 /// One restart of the recovery scenario for one client, on a fresh runtime: the time from the
@@ -324,23 +397,7 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
         }
 
         eprintln!("round {round}: latency, 1 MiB values, pipeline...");
-        // Latency is sampled in short blocks that take the clients in turn, so each
-        // client's samples span the same stretch of time (and of the machine's load).
-        let mut samples: Vec<(Client, BenchResult<Vec<Duration>>)> = Client::ALL
-            .into_iter()
-            .map(|c| (c, Ok(Vec::new())))
-            .collect();
-        let per_block = s.latency_samples.div_ceil(LATENCY_BLOCKS);
-        for _ in 0..LATENCY_BLOCKS {
-            for (client, acc) in samples.iter_mut() {
-                let block = latency(*client, port, per_block);
-                match (block, acc.as_mut()) {
-                    (Ok(block), Ok(all)) => all.extend(block),
-                    (Err(e), _) => *acc = Err(e),
-                    (Ok(_), Err(_)) => {}
-                }
-            }
-        }
+        let samples = latency_all(port, s.latency_samples);
         for (client, all) in samples {
             p50.add(client, all.clone().map(|v| micros(percentile(v, 0.50))));
             p99.add(client, all.map(|v| micros(percentile(v, 0.99))));
@@ -479,13 +536,14 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
 
 fn settings_text(s: &Settings) -> String {
     format!(
-        "throughput: {} ms warm-up then {} ms measured; latency: {} timed GETs in 10 blocks alternating the clients (200 untimed first in each); \
+        "throughput: {} ms warm-up then {} ms measured; latency: {} timed GETs per client per round, the clients taking turns request by request ({} untimed first); \
          1 MiB: {} rounds; pipeline: {} rounds; idle: {} connections; recovery: {} restart(s), \
          server down {} ms, reconnect delay {} ms (constant, unlimited attempts) for every client, \
          probe timeout {} ms; redis-benchmark: -n {} -d 16",
         s.warmup.as_millis(),
         s.duration.as_millis(),
         s.latency_samples,
+        LATENCY_WARMUP,
         s.big_rounds,
         s.pipeline_rounds,
         s.idle_connections,
@@ -543,7 +601,7 @@ fn spawn_child(args: &[&str]) -> BenchResult<Vec<String>> {
 /// A child process: one throughput run (`throughput CLIENT PORT TASKS WARMUP_MS DURATION_MS`,
 /// printing ops/s, peak RSS in KiB, allocations per op and the total operations done), one
 /// run of scenario (b) (`latency CLIENT PORT SAMPLES`, printing p50 and p99 in µs, or
-/// `latency-all - PORT SAMPLES BLOCKS` for every client in alternating blocks), of scenario
+/// `latency-all - PORT SAMPLES` for every client, taking turns request by request), of scenario
 /// (c) or (d) (`big|pipeline CLIENT PORT ROUNDS`, printing the median round in ms) or one idle-connection run (`idle CLIENT PORT N`,
 /// printing resident bytes per connection).
 fn child(args: &[String]) -> BenchResult<String> {
@@ -601,30 +659,19 @@ fn child(args: &[String]) -> BenchResult<String> {
             ))
         }
         "latency-all" => {
-            // `latency-all - PORT SAMPLES BLOCKS`: scenario (b) for every client, in BLOCKS
-            // blocks that take the clients in turn (so a burst of load elsewhere on the machine
-            // costs each alike); prints `client p50 p99` (µs) for each.
-            let (samples, blocks) = (num(3)? as usize, num(4)?.max(1) as usize);
-            let per_block = samples.div_ceil(blocks);
-            let mut all: Vec<Vec<Duration>> = vec![Vec::new(); Client::ALL.len()];
-            for _ in 0..blocks {
-                for (i, client) in Client::ALL.into_iter().enumerate() {
-                    all[i].extend(latency(client, port, per_block)?);
-                }
+            // `latency-all - PORT SAMPLES`: scenario (b) for every client, taking turns request
+            // by request as in the report; prints `client p50 p99` (µs) for each.
+            let mut out = Vec::new();
+            for (client, times) in latency_all(port, num(3)? as usize) {
+                let times = times?;
+                out.push(format!(
+                    "{} {:.1} {:.1}",
+                    client.name(),
+                    micros(percentile(times.clone(), 0.50)),
+                    micros(percentile(times, 0.99))
+                ));
             }
-            Ok(Client::ALL
-                .into_iter()
-                .zip(all)
-                .map(|(client, times)| {
-                    format!(
-                        "{} {:.1} {:.1}",
-                        client.name(),
-                        micros(percentile(times.clone(), 0.50)),
-                        micros(percentile(times, 0.99))
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" "))
+            Ok(out.join(" "))
         }
         "big" => {
             // `big CLIENT PORT ROUNDS`: scenario (c) alone, for profilers; prints the median ms.

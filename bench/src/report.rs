@@ -228,7 +228,8 @@ pub fn document(table: &str, settings: &str) -> String {
          - **end to end**, one connection per client on a current-thread tokio runtime: (a) 64 and 512 tasks \
            sharing one client, each looping `SET`+`GET` of its own key with a 16-byte value (both commands \
            counted), with the heap allocations per operation of the whole process; (b) one spawned task \
-           doing sequential `GET`s, each timed; (c) `SET` then `GET` of a 1 MiB value; (d) one explicit pipeline of \
+           doing sequential `GET`s, each timed, with the three clients connected in the same runtime and \
+           taking turns request by request, so a stall of the machine delays each client's requests alike; (c) `SET` then `GET` of a 1 MiB value; (d) one explicit pipeline of \
            10,000 commands (alternating `SET`/`GET`) with all replies collected. The ceiling is \
            `redis-benchmark -c 1 -P 64 -t set,get` against the same server (mean of its SET and GET rates);\n\
          - **memory**: peak resident set (VmHWM) of the process running (a) (one child process per client), and \
@@ -259,7 +260,7 @@ pub fn document(table: &str, settings: &str) -> String {
            `valgrind --tool=callgrind` totals divide into instructions per operation, and `strace -c -f` \
            counts into syscalls per batch;\n\
          - `redwire-bench child latency redwire|redis-rs|fred PORT SAMPLES`, or `child latency-all - PORT \
-           SAMPLES BLOCKS` for every client in alternating blocks: scenario (b), printing p50 and p99 (µs);\n\
+           SAMPLES` for every client taking turns: scenario (b), printing p50 and p99 (µs);\n\
          - `redwire-bench child big|pipeline redwire|redis-rs|fred PORT ROUNDS`: scenario (c) or (d) alone;\n\
          - `redwire-bench child recovery redwire|redis-rs|fred - RESTARTS`: the recovery scenario alone, on a \
            server of its own, printing each restart's figure (ms).\n"

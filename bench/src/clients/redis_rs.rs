@@ -60,28 +60,40 @@ pub async fn throughput(
     .await
 }
 
+/// A connection for scenario (b), its key set: one `GET` per [`Getter::get`].
+pub struct Getter {
+    conn: MultiplexedConnection,
+    key: String,
+}
+
+impl Getter {
+    pub async fn connect(port: u16) -> BenchResult<Getter> {
+        let mut conn = connect(port).await?;
+        let key = task_key(0);
+        redis::cmd("SET")
+            .arg(&key)
+            .arg(&small_value()[..])
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(err)?;
+        Ok(Getter { conn, key })
+    }
+
+    pub async fn get(&self) -> BenchResult<()> {
+        // A clone per request, as the handle is shared (the other scenarios do the same).
+        let mut conn = self.conn.clone();
+        let got: Option<Bytes> = redis::cmd("GET")
+            .arg(&self.key)
+            .query_async(&mut conn)
+            .await
+            .map_err(err)?;
+        got.map(drop).ok_or_else(|| "missing value".to_string())
+    }
+}
+
 pub async fn latency(port: u16, warmup: usize, samples: usize) -> BenchResult<Vec<Duration>> {
-    let mut conn = connect(port).await?;
-    let key = task_key(0);
-    redis::cmd("SET")
-        .arg(&key)
-        .arg(&small_value()[..])
-        .query_async::<()>(&mut conn)
-        .await
-        .map_err(err)?;
-    time_each(warmup, samples, || {
-        let mut conn = conn.clone();
-        let key = &key;
-        async move {
-            let got: Option<Bytes> = redis::cmd("GET")
-                .arg(key)
-                .query_async(&mut conn)
-                .await
-                .map_err(err)?;
-            got.map(drop).ok_or_else(|| "missing value".to_string())
-        }
-    })
-    .await
+    let getter = Getter::connect(port).await?;
+    time_each(warmup, samples, || getter.get()).await
 }
 
 pub async fn big_values(port: u16, size: usize, rounds: usize) -> BenchResult<Vec<Duration>> {

@@ -53,22 +53,36 @@ pub async fn throughput(
     .await
 }
 
+/// A connection for scenario (b), its key set: one `GET` per [`Getter::get`].
+pub struct Getter {
+    client: Client,
+    key: String,
+}
+
+impl Getter {
+    pub async fn connect(port: u16) -> BenchResult<Getter> {
+        let client = connect(port).await?;
+        let key = task_key(0);
+        client
+            .send_owned(cmd("SET").arg(key.as_str()).arg(small_value()))
+            .await
+            .map_err(err)?;
+        Ok(Getter { client, key })
+    }
+
+    pub async fn get(&self) -> BenchResult<()> {
+        let got: Option<Payload> = self
+            .client
+            .query_owned(cmd("GET").arg(self.key.as_str()))
+            .await
+            .map_err(err)?;
+        got.map(drop).ok_or_else(|| "missing value".to_string())
+    }
+}
+
 pub async fn latency(port: u16, warmup: usize, samples: usize) -> BenchResult<Vec<Duration>> {
-    let client = connect(port).await?;
-    let key = task_key(0);
-    client
-        .send_owned(cmd("SET").arg(key.as_str()).arg(small_value()))
-        .await
-        .map_err(err)?;
-    time_each(warmup, samples, || {
-        let (client, key) = (&client, key.as_str());
-        async move {
-            let got: Option<Payload> =
-                client.query_owned(cmd("GET").arg(key)).await.map_err(err)?;
-            got.map(drop).ok_or_else(|| "missing value".to_string())
-        }
-    })
-    .await
+    let getter = Getter::connect(port).await?;
+    time_each(warmup, samples, || getter.get()).await
 }
 
 pub async fn big_values(port: u16, size: usize, rounds: usize) -> BenchResult<Vec<Duration>> {
