@@ -28,8 +28,13 @@ struct Settings {
     decode_reps: usize,
     /// Interleaved rounds of every end-to-end scenario; each client keeps its best.
     rounds: usize,
+    /// Warm-up and length of the separate run of (a) per client that measures memory and
+    /// allocations.
     warmup: Duration,
     duration: Duration,
+    /// Slices of (a) per client, the clients and the ceiling taking turns, and their length.
+    slices: usize,
+    slice: Duration,
     latency_samples: usize,
     big_rounds: usize,
     pipeline_rounds: usize,
@@ -46,7 +51,9 @@ impl Settings {
             // rounds give each client more chances to be measured in a quiet stretch.
             rounds: 4,
             warmup: Duration::from_millis(300),
-            duration: Duration::from_millis(1500),
+            duration: Duration::from_millis(1000),
+            slices: 12,
+            slice: Duration::from_millis(300),
             latency_samples: 10_000,
             big_rounds: 50,
             pipeline_rounds: 10,
@@ -54,7 +61,7 @@ impl Settings {
             // Each restart lands at a random point of the clients' retry period, so one
             // restart's figure is spread over the whole delay: the median needs many.
             recovery_reps: 15,
-            benchmark_requests: 600_000,
+            benchmark_requests: 50_000,
         }
     }
 
@@ -64,12 +71,14 @@ impl Settings {
             rounds: 1,
             warmup: Duration::from_millis(200),
             duration: Duration::from_millis(800),
+            slices: 3,
+            slice: Duration::from_millis(200),
             latency_samples: 3_000,
             big_rounds: 10,
             pipeline_rounds: 3,
             idle_connections: 200,
             recovery_reps: 1,
-            benchmark_requests: 300_000,
+            benchmark_requests: 20_000,
         }
     }
 }
@@ -196,6 +205,80 @@ impl Getter {
             Getter::Fred(g) => g.get().await,
         }
     }
+}
+
+/// A connection of any client, for scenario (a).
+enum Conn {
+    Redwire(clients::redwire::Conn),
+    RedisRs(clients::redis_rs::Conn),
+    Fred(clients::fred::Conn),
+}
+
+impl Conn {
+    async fn connect(client: Client, port: u16) -> BenchResult<Conn> {
+        Ok(match client {
+            Client::Redwire => Conn::Redwire(clients::redwire::connect(port).await?),
+            Client::RedisRs => Conn::RedisRs(clients::redis_rs::connect(port).await?),
+            Client::Fred => Conn::Fred(clients::fred::connect(port).await?),
+        })
+    }
+
+    async fn throughput(
+        &self,
+        tasks: usize,
+        warmup: Duration,
+        duration: Duration,
+    ) -> BenchResult<clients::Throughput> {
+        match self {
+            Conn::Redwire(c) => clients::redwire::throughput(c, tasks, warmup, duration).await,
+            Conn::RedisRs(c) => clients::redis_rs::throughput(c, tasks, warmup, duration).await,
+            Conn::Fred(c) => clients::fred::throughput(c, tasks, warmup, duration).await,
+        }
+    }
+}
+
+/// Warm-up of each slice of (a): the connection is already warm, the tasks only start.
+const SLICE_WARMUP: Duration = Duration::from_millis(50);
+
+/// Scenario (a) for every client and the ceiling, in slices that take turns: each client
+/// connected once in one runtime, then `slices` times each client's `tasks` tasks for `slice`
+/// (the first of each turn rotating) and `redis-benchmark -n requests`. Returns each one's
+/// median ops/s, the clients' in [`Client::ALL`] order, then the ceiling's.
+///
+/// The machine's speed drifts by tens of percent within a second here: runs of a few seconds
+/// one client after the other compared whichever stretch each happened to get, and a
+/// client's best of four such runs was 1.34x another's in one full run and 0.97x in the next.
+/// Turns of a fraction of a second give every client the same stretches, many times over.
+fn throughput_slices(
+    port: u16,
+    tasks: usize,
+    slice: Duration,
+    slices: usize,
+    requests: usize,
+) -> BenchResult<Vec<f64>> {
+    let rt = runtime();
+    let conns = rt.block_on(async {
+        let mut conns = Vec::new();
+        for client in Client::ALL {
+            conns.push(Conn::connect(client, port).await?);
+        }
+        BenchResult::Ok(conns)
+    })?;
+    let mut rates = vec![Vec::new(); conns.len() + 1];
+    for turn in 0..slices {
+        for k in 0..conns.len() {
+            let i = (turn + k) % conns.len();
+            let t = rt.block_on(conns[i].throughput(tasks, SLICE_WARMUP, slice))?;
+            rates[i].push(t.ops_per_sec);
+        }
+        rates[conns.len()].push(redis_benchmark(port, requests)?);
+    }
+    Ok(rates.into_iter().map(median).collect())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// Scenario (b) for every client at once: one connection each in one runtime, the clients
@@ -362,40 +445,51 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
     }
 
     report.section(&format!(
-        "End to end: one connection, current-thread tokio runtime (best of {} interleaved rounds)",
-        s.rounds
+        "End to end: one connection, current-thread tokio runtime ((a): median of {} turns; \
+         (b)-(d): best of {} interleaved rounds)",
+        s.slices, s.rounds
     ));
-    let mut ceiling = Best::new(Better::Higher);
-    let mut ops = [Best::new(Better::Higher), Best::new(Better::Higher)];
+    const TASKS: [usize; 2] = [64, 512];
+    let mut ops: Vec<BenchResult<Vec<f64>>> = Vec::new();
     let mut allocs = [Best::new(Better::Lower), Best::new(Better::Lower)];
     let mut peaks = [Best::new(Better::Lower), Best::new(Better::Lower)];
+    for (i, tasks) in TASKS.into_iter().enumerate() {
+        eprintln!("throughput, {tasks} tasks: clients and redis-benchmark taking turns...");
+        server.flushall();
+        ops.push(
+            spawn_child(&[
+                "throughput-all",
+                "-",
+                &port.to_string(),
+                &tasks.to_string(),
+                &s.slice.as_millis().to_string(),
+                &s.slices.to_string(),
+                &s.benchmark_requests.to_string(),
+            ])
+            .and_then(|f| (0..=Client::ALL.len()).map(|k| parse(&f, k)).collect()),
+        );
+        eprintln!("throughput, {tasks} tasks: memory and allocations, one process per client...");
+        for client in Client::ALL {
+            server.flushall();
+            let result = spawn_child(&[
+                "throughput",
+                client.name(),
+                &port.to_string(),
+                &tasks.to_string(),
+                &s.warmup.as_millis().to_string(),
+                &s.duration.as_millis().to_string(),
+            ])
+            .and_then(|f| Ok((parse(&f, 1)?, parse(&f, 2)?)));
+            peaks[i].add(client, result.clone().map(|r| r.0 / 1024.0));
+            allocs[i].add(client, result.map(|r| r.1));
+        }
+    }
+
     let mut p50 = Best::new(Better::Lower);
     let mut p99 = Best::new(Better::Lower);
     let mut big = Best::new(Better::Lower);
     let mut pipe = Best::new(Better::Lower);
-    const TASKS: [usize; 2] = [64, 512];
     for round in 1..=s.rounds {
-        eprintln!("round {round}: redis-benchmark...");
-        ceiling.add((), redis_benchmark(port, s.benchmark_requests));
-        for (i, tasks) in TASKS.into_iter().enumerate() {
-            eprintln!("round {round}: throughput, {tasks} tasks...");
-            for client in Client::ALL {
-                server.flushall();
-                let result = spawn_child(&[
-                    "throughput",
-                    client.name(),
-                    &port.to_string(),
-                    &tasks.to_string(),
-                    &s.warmup.as_millis().to_string(),
-                    &s.duration.as_millis().to_string(),
-                ])
-                .and_then(|f| Ok((parse(&f, 0)?, parse(&f, 1)?, parse(&f, 2)?)));
-                ops[i].add(client, result.clone().map(|r| r.0));
-                peaks[i].add(client, result.clone().map(|r| r.1 / 1024.0));
-                allocs[i].add(client, result.map(|r| r.2));
-            }
-        }
-
         eprintln!("round {round}: latency, 1 MiB values, pipeline...");
         let samples = latency_all(port, s.latency_samples);
         for (client, all) in samples {
@@ -440,8 +534,11 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
             "ops/s",
             Better::Higher,
         );
-        ops[i].fill(&mut row, Column::from);
-        row.set(Column::RedisBenchmark, ceiling.get(()));
+        for (k, client) in Client::ALL.into_iter().enumerate() {
+            row.set(client.into(), ops[i].clone().map(|m| m[k]));
+        }
+        let ceiling = ops[i].clone().map(|m| m[Client::ALL.len()]);
+        row.set(Column::RedisBenchmark, ceiling);
         report.push(row);
     }
     for (i, tasks) in TASKS.into_iter().enumerate() {
@@ -536,10 +633,17 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
 
 fn settings_text(s: &Settings) -> String {
     format!(
-        "throughput: {} ms warm-up then {} ms measured; latency: {} timed GETs per client per round, the clients taking turns request by request ({} untimed first); \
-         1 MiB: {} rounds; pipeline: {} rounds; idle: {} connections; recovery: {} restart(s), \
-         server down {} ms, reconnect delay {} ms (constant, unlimited attempts) for every client, \
-         probe timeout {} ms; redis-benchmark: -n {} -d 16",
+        "throughput (a): {} turns, each giving every client {} ms ({} ms start-up first) and \
+         redis-benchmark -n {}, the clients connected once in one process and the first of each \
+         turn rotating; memory and allocations of (a): one process per client, {} ms warm-up then \
+         {} ms; latency: {} timed GETs per client per round, the clients taking turns request by \
+         request ({} untimed first); 1 MiB: {} rounds; pipeline: {} rounds; idle: {} connections; \
+         recovery: {} restart(s), server down {} ms, reconnect delay {} ms (constant, unlimited \
+         attempts) for every client, probe timeout {} ms; redis-benchmark: -d 16",
+        s.slices,
+        s.slice.as_millis(),
+        SLICE_WARMUP.as_millis(),
+        s.benchmark_requests,
         s.warmup.as_millis(),
         s.duration.as_millis(),
         s.latency_samples,
@@ -551,7 +655,6 @@ fn settings_text(s: &Settings) -> String {
         clients::OUTAGE.as_millis(),
         clients::RECONNECT_DELAY.as_millis(),
         clients::PROBE_TIMEOUT.as_millis(),
-        s.benchmark_requests,
     )
 }
 
@@ -611,9 +714,9 @@ fn child(args: &[String]) -> BenchResult<String> {
             .ok_or_else(|| format!("missing argument {i}"))
     };
     let num = |i: usize| arg(i)?.parse::<u64>().map_err(|e| e.to_string());
-    // `latency-all` takes every client (its client argument is ignored).
+    // `latency-all` and `throughput-all` take every client (their client argument is ignored).
     let client = match arg(0)? {
-        "latency-all" => Client::Redwire,
+        "latency-all" | "throughput-all" => Client::Redwire,
         _ => Client::parse(arg(1)?).ok_or("unknown client")?,
     };
     // `recovery` starts a server of its own (its port argument is ignored).
@@ -629,15 +732,8 @@ fn child(args: &[String]) -> BenchResult<String> {
                 Duration::from_millis(num(5)?),
             );
             let t = runtime().block_on(async {
-                match client {
-                    Client::Redwire => {
-                        clients::redwire::throughput(port, tasks, warmup, duration).await
-                    }
-                    Client::RedisRs => {
-                        clients::redis_rs::throughput(port, tasks, warmup, duration).await
-                    }
-                    Client::Fred => clients::fred::throughput(port, tasks, warmup, duration).await,
-                }
+                let conn = Conn::connect(client, port).await?;
+                conn.throughput(tasks, warmup, duration).await
             })?;
             Ok(format!(
                 "{:.0} {} {:.2} {}",
@@ -646,6 +742,22 @@ fn child(args: &[String]) -> BenchResult<String> {
                 t.allocs_per_op,
                 t.total_ops
             ))
+        }
+        "throughput-all" => {
+            // `throughput-all - PORT TASKS SLICE_MS SLICES REQUESTS`: scenario (a) for every
+            // client and redis-benchmark in turns; prints their median ops/s.
+            let medians = throughput_slices(
+                port,
+                num(3)? as usize,
+                Duration::from_millis(num(4)?),
+                num(5)?.max(1) as usize,
+                num(6)? as usize,
+            )?;
+            Ok(medians
+                .iter()
+                .map(|m| format!("{m:.0}"))
+                .collect::<Vec<_>>()
+                .join(" "))
         }
         "latency" => {
             // `latency CLIENT PORT SAMPLES`: scenario (b) alone, for profilers and quick

@@ -242,9 +242,11 @@ pub fn document(table: &str, settings: &str) -> String {
            server) and its request was answered as soon as the server began serving. A restart lands at a \
            random point of each client's retry period, so one figure lies anywhere from 0 to about one delay \
            (two for redis-rs): compare the medians of many.\n\n\
-         Every measurement is repeated in rounds that interleave the clients, and each client keeps its best \
-         round, so a burst of load from elsewhere on the machine costs every client alike. Figures from a busy \
-         machine are lower than from an idle one; compare the ratios, and the load average below.\n\n\
+         Every measurement takes the clients in turns, so a change in the machine's speed (here it drifts by \
+         tens of percent within a second) costs every client alike: (a) in turns of a fraction of a second, \
+         its figure the median of each client's turns (and of redis-benchmark's, run in the same turns); (b) \
+         request by request; the others in rounds, each client keeping its best. Figures from a busy machine \
+         are lower than from an idle one; compare the ratios, and the load average below.\n\n\
          Clients: redwire (this workspace, defaults: RESP3, one multiplexed connection); redis-rs (`redis` \
          crate, `MultiplexedConnection` with its defaults, `ConnectionManager` for recovery); fred (one \
          `Client`, default settings, automatic pipelining).\n\n\
@@ -259,6 +261,8 @@ pub fn document(table: &str, settings: &str) -> String {
            running server: prints ops/s, peak RSS (KiB), heap allocations per op and the total operations, so \
            `valgrind --tool=callgrind` totals divide into instructions per operation, and `strace -c -f` \
            counts into syscalls per batch;\n\
+         - `redwire-bench child throughput-all - PORT TASKS SLICE_MS TURNS REQUESTS`: scenario (a) for every \
+           client and redis-benchmark (`-n REQUESTS`) in turns, as in the table: prints their median ops/s;\n\
          - `redwire-bench child latency redwire|redis-rs|fred PORT SAMPLES`, or `child latency-all - PORT \
            SAMPLES` for every client taking turns: scenario (b), printing p50 and p99 (µs);\n\
          - `redwire-bench child big|pipeline redwire|redis-rs|fred PORT ROUNDS`: scenario (c) or (d) alone;\n\

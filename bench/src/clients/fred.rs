@@ -25,19 +25,22 @@ async fn connect_with(port: u16, policy: Option<ReconnectPolicy>) -> BenchResult
     Ok(client)
 }
 
-async fn connect(port: u16) -> BenchResult<Client> {
+pub async fn connect(port: u16) -> BenchResult<Client> {
     connect_with(port, None).await
 }
 
+/// The handle scenario (a) shares between its tasks.
+pub type Conn = Client;
+
+/// Scenario (a) on `conn`: `tasks` tasks doing `SET`/`GET` of their own key.
 pub async fn throughput(
-    port: u16,
+    conn: &Conn,
     tasks: usize,
     warmup: Duration,
     duration: Duration,
 ) -> BenchResult<Throughput> {
-    let client = connect(port).await?;
     run_workers(tasks, warmup, duration, |task, workers| {
-        let client = client.clone();
+        let client = conn.clone();
         let key = task_key(task);
         let value = small_value();
         async move {

@@ -2,9 +2,10 @@
 //! provides the same functions with the same parameters, so each scenario is
 //! one function per client and the drivers below are shared:
 //!
-//! - `throughput(port, tasks, warmup, duration)`: `tasks` tasks share one client,
-//!   each doing `SET`/`GET` of a 16-byte value in a loop;
-//! - `latency(port, warmup, samples)`: one task, sequential `GET`, each timed;
+//! - `connect(port)` gives a `Conn`, and `throughput(&conn, tasks, warmup, duration)`
+//!   has `tasks` tasks share it, each doing `SET`/`GET` of a 16-byte value in a loop;
+//! - `Getter::connect(port)` sets a key that `Getter::get` reads, and
+//!   `latency(port, warmup, samples)` times sequential `get`s;
 //! - `big_values(port, size, rounds)`: sequential `SET` then `GET` of `size` bytes;
 //! - `pipeline(port, len, rounds)`: an explicit pipeline of `len` commands;
 //! - `idle(port, n)`: `n` connected clients, kept open (memory per connection);

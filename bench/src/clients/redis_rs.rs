@@ -18,20 +18,23 @@ fn client(port: u16) -> BenchResult<redis::Client> {
     redis::Client::open(format!("redis://127.0.0.1:{port}/")).map_err(err)
 }
 
-async fn connect(port: u16) -> BenchResult<MultiplexedConnection> {
+pub async fn connect(port: u16) -> BenchResult<MultiplexedConnection> {
     client(port)?
         .get_multiplexed_async_connection()
         .await
         .map_err(err)
 }
 
+/// The handle scenario (a) shares between its tasks.
+pub type Conn = MultiplexedConnection;
+
+/// Scenario (a) on `conn`: `tasks` tasks doing `SET`/`GET` of their own key.
 pub async fn throughput(
-    port: u16,
+    conn: &Conn,
     tasks: usize,
     warmup: Duration,
     duration: Duration,
 ) -> BenchResult<Throughput> {
-    let conn = connect(port).await?;
     run_workers(tasks, warmup, duration, |task, workers| {
         let mut conn = conn.clone();
         let key = task_key(task);

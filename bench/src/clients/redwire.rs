@@ -17,19 +17,22 @@ async fn connect_with(config: ClientConfig) -> BenchResult<Client> {
     redwire::tokio::connect_with(config).await.map_err(err)
 }
 
-async fn connect(port: u16) -> BenchResult<Client> {
+pub async fn connect(port: u16) -> BenchResult<Client> {
     connect_with(ClientConfig::tcp("127.0.0.1", port)).await
 }
 
+/// The handle scenario (a) shares between its tasks.
+pub type Conn = Client;
+
+/// Scenario (a) on `conn`: `tasks` tasks doing `SET`/`GET` of their own key.
 pub async fn throughput(
-    port: u16,
+    conn: &Conn,
     tasks: usize,
     warmup: Duration,
     duration: Duration,
 ) -> BenchResult<Throughput> {
-    let client = connect(port).await?;
     run_workers(tasks, warmup, duration, |task, workers| {
-        let client = client.clone();
+        let client = conn.clone();
         let key = task_key(task);
         let value = small_value();
         async move {
