@@ -20,6 +20,7 @@ mod server;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use clients::{BenchResult, Client};
 use report::{Better, Column, Report};
 use server::RedisServer;
@@ -159,54 +160,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// Untimed GETs before the timed ones of scenario (b).
-const LATENCY_WARMUP: usize = 200;
-
-/// Scenario (b) for one client alone: `samples` timed sequential GETs after
-/// [`LATENCY_WARMUP`] untimed ones, on a fresh runtime. The loop runs as a spawned task, as
-/// application code does, not as the `block_on` future: a `block_on` future woken by another
-/// task makes the runtime check for I/O events (one more `epoll_wait`) before polling it, a cost
-/// of the harness that every client would pay on every request.
-fn latency(client: Client, port: u16, samples: usize) -> BenchResult<Vec<Duration>> {
-    runtime().block_on(async move {
-        let task = match client {
-            Client::Redwire => {
-                tokio::spawn(clients::redwire::latency(port, LATENCY_WARMUP, samples))
-            }
-            Client::RedisRs => {
-                tokio::spawn(clients::redis_rs::latency(port, LATENCY_WARMUP, samples))
-            }
-            Client::Fred => tokio::spawn(clients::fred::latency(port, LATENCY_WARMUP, samples)),
-        };
-        task.await.map_err(|e| format!("latency task: {e}"))?
-    })
-}
-
-/// A connection of any client, for scenario (b).
-enum Getter {
-    Redwire(clients::redwire::Getter),
-    RedisRs(clients::redis_rs::Getter),
-    Fred(clients::fred::Getter),
-}
-
-impl Getter {
-    async fn connect(client: Client, port: u16) -> BenchResult<Getter> {
-        Ok(match client {
-            Client::Redwire => Getter::Redwire(clients::redwire::Getter::connect(port).await?),
-            Client::RedisRs => Getter::RedisRs(clients::redis_rs::Getter::connect(port).await?),
-            Client::Fred => Getter::Fred(clients::fred::Getter::connect(port).await?),
-        })
-    }
-
-    async fn get(&self) -> BenchResult<()> {
-        match self {
-            Getter::Redwire(g) => g.get().await,
-            Getter::RedisRs(g) => g.get().await,
-            Getter::Fred(g) => g.get().await,
-        }
-    }
-}
-
 /// A connection of any client, for scenario (a).
 enum Conn {
     Redwire(clients::redwire::Conn),
@@ -281,39 +234,122 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// Scenario (b) for every client at once: one connection each in one runtime, the clients
-/// taking turns request by request (the first of each turn rotating), `samples` timed GETs
-/// each after [`LATENCY_WARMUP`] untimed ones. A stall of the machine then delays every
-/// client's requests alike, where clients timed one after the other would each meet different
-/// stalls, and the p99, which the stalls decide, would vary by 2x from run to run. Runs as a
-/// spawned task (see [`latency`]). A client that fails is left out of the remaining turns.
-fn latency_all(port: u16, samples: usize) -> Vec<(Client, BenchResult<Vec<Duration>>)> {
+/// The key scenario (b) reads.
+const LATENCY_KEY: &str = "bench:key:0";
+/// The key of scenario (c).
+const BIG_KEY: &str = "bench:big";
+
+/// One timed operation of scenarios (b)-(d).
+#[derive(Clone)]
+enum Op {
+    /// (b): `GET` of a 16-byte value.
+    Get,
+    /// (c): `SET` then `GET` of this value.
+    Big(Bytes),
+    /// (d): an explicit pipeline of this many commands.
+    Pipeline(usize),
+}
+
+impl Op {
+    /// Untimed operations before the timed ones.
+    fn warmup(&self) -> usize {
+        match self {
+            Op::Get => 200,
+            Op::Big(_) | Op::Pipeline(_) => 2,
+        }
+    }
+}
+
+impl Conn {
+    async fn set(&self, key: &str, value: Bytes) -> BenchResult<()> {
+        match self {
+            Conn::Redwire(c) => clients::redwire::set(c, key, value).await,
+            Conn::RedisRs(c) => clients::redis_rs::set(c, key, value).await,
+            Conn::Fred(c) => clients::fred::set(c, key, value).await,
+        }
+    }
+
+    async fn get(&self, key: &str, len: usize) -> BenchResult<()> {
+        match self {
+            Conn::Redwire(c) => clients::redwire::get(c, key, len).await,
+            Conn::RedisRs(c) => clients::redis_rs::get(c, key, len).await,
+            Conn::Fred(c) => clients::fred::get(c, key, len).await,
+        }
+    }
+
+    /// What `op` needs on the server before it runs.
+    async fn prepare(&self, op: &Op) -> BenchResult<()> {
+        match op {
+            Op::Get => self.set(LATENCY_KEY, clients::small_value()).await,
+            Op::Big(_) | Op::Pipeline(_) => Ok(()),
+        }
+    }
+
+    async fn run(&self, op: &Op) -> BenchResult<()> {
+        match op {
+            Op::Get => self.get(LATENCY_KEY, clients::small_value().len()).await,
+            Op::Big(value) => {
+                self.set(BIG_KEY, value.clone()).await?;
+                self.get(BIG_KEY, value.len()).await
+            }
+            Op::Pipeline(len) => match self {
+                Conn::Redwire(c) => clients::redwire::pipeline(c, *len).await,
+                Conn::RedisRs(c) => clients::redis_rs::pipeline(c, *len).await,
+                Conn::Fred(c) => clients::fred::pipeline(c, *len).await,
+            },
+        }
+    }
+}
+
+/// Times `samples` runs of `op` per client after [`Op::warmup`] untimed ones: every client of
+/// `clients` connected in one runtime, the clients taking turns operation by operation (the
+/// first of each turn rotating). A stall of the machine then delays every client alike, where
+/// clients timed one after the other would each meet different stalls; timed that way, the p99
+/// of (b), which the stalls decide, swung by 2x between runs, and the median of (d) put one
+/// client ahead of another by 15 % in one run and behind by 3 % in the next. A client that
+/// fails is left out of the remaining turns.
+///
+/// The loop runs as a spawned task, as application code does, not as the `block_on` future: a
+/// `block_on` future woken by another task makes the runtime check for I/O events (one more
+/// `epoll_wait`) before polling it, a cost of the harness that every client would pay on every
+/// request.
+fn turns(
+    clients: &[Client],
+    port: u16,
+    op: Op,
+    samples: usize,
+) -> Vec<(Client, BenchResult<Vec<Duration>>)> {
+    let clients = clients.to_vec();
     let timed = runtime().block_on(async move {
         let task = tokio::spawn(async move {
             let mut each = Vec::new();
-            for client in Client::ALL {
-                let getter = Getter::connect(client, port).await;
-                each.push((client, getter, Ok(Vec::with_capacity(samples))));
+            for client in clients {
+                let conn = match Conn::connect(client, port).await {
+                    Ok(conn) => conn.prepare(&op).await.map(|()| conn),
+                    Err(e) => Err(e),
+                };
+                each.push((client, conn, Ok(Vec::with_capacity(samples))));
             }
-            for turn in 0..LATENCY_WARMUP + samples {
-                for k in 0..each.len() {
-                    let (_, getter, times) = &mut each[(turn + k) % Client::ALL.len()];
-                    let (Ok(getter), Ok(list)) = (getter.as_ref(), times.as_mut()) else {
+            let n = each.len();
+            for turn in 0..op.warmup() + samples {
+                for k in 0..n {
+                    let (_, conn, times) = &mut each[(turn + k) % n];
+                    let (Ok(conn), Ok(list)) = (conn.as_ref(), times.as_mut()) else {
                         continue;
                     };
                     let start = Instant::now();
-                    match getter.get().await {
-                        Ok(()) if turn >= LATENCY_WARMUP => list.push(start.elapsed()),
+                    match conn.run(&op).await {
+                        Ok(()) if turn >= op.warmup() => list.push(start.elapsed()),
                         Ok(()) => {}
                         Err(e) => *times = Err(e),
                     }
                 }
             }
             each.into_iter()
-                .map(|(client, getter, times)| (client, getter.and(times)))
+                .map(|(client, conn, times)| (client, conn.and(times)))
                 .collect::<Vec<_>>()
         });
-        task.await.map_err(|e| format!("latency task: {e}"))
+        task.await.map_err(|e| format!("timing task: {e}"))
     });
     match timed {
         Ok(each) => each,
@@ -491,41 +527,18 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
     let mut pipe = Best::new(Better::Lower);
     for round in 1..=s.rounds {
         eprintln!("round {round}: latency, 1 MiB values, pipeline...");
-        let samples = latency_all(port, s.latency_samples);
-        for (client, all) in samples {
+        for (client, all) in turns(&Client::ALL, port, Op::Get, s.latency_samples) {
             p50.add(client, all.clone().map(|v| micros(percentile(v, 0.50))));
             p99.add(client, all.map(|v| micros(percentile(v, 0.99))));
         }
-
-        for client in Client::ALL {
-            let rounds = runtime().block_on(async {
-                match client {
-                    Client::Redwire => {
-                        clients::redwire::big_values(port, BIG_VALUE, s.big_rounds).await
-                    }
-                    Client::RedisRs => {
-                        clients::redis_rs::big_values(port, BIG_VALUE, s.big_rounds).await
-                    }
-                    Client::Fred => clients::fred::big_values(port, BIG_VALUE, s.big_rounds).await,
-                }
-            });
-            big.add(client, rounds.map(|v| millis(percentile(v, 0.50))));
-
-            server.flushall();
-            let rounds = runtime().block_on(async {
-                match client {
-                    Client::Redwire => {
-                        clients::redwire::pipeline(port, PIPELINE_LEN, s.pipeline_rounds).await
-                    }
-                    Client::RedisRs => {
-                        clients::redis_rs::pipeline(port, PIPELINE_LEN, s.pipeline_rounds).await
-                    }
-                    Client::Fred => {
-                        clients::fred::pipeline(port, PIPELINE_LEN, s.pipeline_rounds).await
-                    }
-                }
-            });
-            pipe.add(client, rounds.map(|v| millis(percentile(v, 0.50))));
+        let big_value = Bytes::from(vec![b'x'; BIG_VALUE]);
+        for (client, all) in turns(&Client::ALL, port, Op::Big(big_value), s.big_rounds) {
+            big.add(client, all.map(|v| millis(percentile(v, 0.50))));
+        }
+        server.flushall();
+        let op = Op::Pipeline(PIPELINE_LEN);
+        for (client, all) in turns(&Client::ALL, port, op, s.pipeline_rounds) {
+            pipe.add(client, all.map(|v| millis(percentile(v, 0.50))));
         }
     }
     for (i, tasks) in TASKS.into_iter().enumerate() {
@@ -647,7 +660,7 @@ fn settings_text(s: &Settings) -> String {
         s.warmup.as_millis(),
         s.duration.as_millis(),
         s.latency_samples,
-        LATENCY_WARMUP,
+        Op::Get.warmup(),
         s.big_rounds,
         s.pipeline_rounds,
         s.idle_connections,
@@ -715,9 +728,9 @@ fn child(args: &[String]) -> BenchResult<String> {
     };
     let num = |i: usize| arg(i)?.parse::<u64>().map_err(|e| e.to_string());
     // `latency-all` and `throughput-all` take every client (their client argument is ignored).
-    let client = match arg(0)? {
-        "latency-all" | "throughput-all" => Client::Redwire,
-        _ => Client::parse(arg(1)?).ok_or("unknown client")?,
+    let client = match (arg(0)?, arg(1)?) {
+        ("latency-all" | "throughput-all", _) | (_, "all") => Client::Redwire,
+        (_, name) => Client::parse(name).ok_or("unknown client")?,
     };
     // `recovery` starts a server of its own (its port argument is ignored).
     let port = match arg(0)? {
@@ -759,57 +772,35 @@ fn child(args: &[String]) -> BenchResult<String> {
                 .collect::<Vec<_>>()
                 .join(" "))
         }
-        "latency" => {
-            // `latency CLIENT PORT SAMPLES`: scenario (b) alone, for profilers and quick
-            // comparisons; prints p50 and p99 in µs.
-            let samples = num(3)? as usize;
-            let times = latency(client, port, samples)?;
-            Ok(format!(
-                "{:.1} {:.1}",
-                micros(percentile(times.clone(), 0.50)),
-                micros(percentile(times, 0.99))
-            ))
-        }
-        "latency-all" => {
-            // `latency-all - PORT SAMPLES`: scenario (b) for every client, taking turns request
-            // by request as in the report; prints `client p50 p99` (µs) for each.
+        "latency" | "latency-all" | "big" | "pipeline" => {
+            // `latency CLIENT PORT SAMPLES`, `big CLIENT PORT ROUNDS`, `pipeline CLIENT PORT
+            // ROUNDS`: scenario (b), (c) or (d) for one client alone, for profilers (or with
+            // `all` for CLIENT, every client taking turns as in the report); `latency-all - PORT
+            // SAMPLES` is `latency all PORT SAMPLES`. Prints `client p50 p99` (µs) for (b),
+            // `client median` (ms) for the others.
+            let op = match arg(0)? {
+                "big" => Op::Big(Bytes::from(vec![b'x'; BIG_VALUE])),
+                "pipeline" => Op::Pipeline(PIPELINE_LEN),
+                _ => Op::Get,
+            };
+            let chosen = match arg(1)? {
+                "all" | "-" => Client::ALL.to_vec(),
+                _ => vec![client],
+            };
             let mut out = Vec::new();
-            for (client, times) in latency_all(port, num(3)? as usize) {
+            for (client, times) in turns(&chosen, port, op.clone(), num(3)? as usize) {
                 let times = times?;
-                out.push(format!(
-                    "{} {:.1} {:.1}",
-                    client.name(),
-                    micros(percentile(times.clone(), 0.50)),
-                    micros(percentile(times, 0.99))
-                ));
+                out.push(match op {
+                    Op::Get => format!(
+                        "{} {:.1} {:.1}",
+                        client.name(),
+                        micros(percentile(times.clone(), 0.50)),
+                        micros(percentile(times, 0.99))
+                    ),
+                    _ => format!("{} {:.3}", client.name(), millis(percentile(times, 0.50))),
+                });
             }
             Ok(out.join(" "))
-        }
-        "big" => {
-            // `big CLIENT PORT ROUNDS`: scenario (c) alone, for profilers; prints the median ms.
-            let rounds = num(3)? as usize;
-            let times = runtime().block_on(async {
-                match client {
-                    Client::Redwire => clients::redwire::big_values(port, BIG_VALUE, rounds).await,
-                    Client::RedisRs => clients::redis_rs::big_values(port, BIG_VALUE, rounds).await,
-                    Client::Fred => clients::fred::big_values(port, BIG_VALUE, rounds).await,
-                }
-            })?;
-            Ok(format!("{:.3}", millis(percentile(times, 0.50))))
-        }
-        "pipeline" => {
-            // `pipeline CLIENT PORT ROUNDS`: scenario (d) alone, for profilers; prints the median ms.
-            let rounds = num(3)? as usize;
-            let times = runtime().block_on(async {
-                match client {
-                    Client::Redwire => clients::redwire::pipeline(port, PIPELINE_LEN, rounds).await,
-                    Client::RedisRs => {
-                        clients::redis_rs::pipeline(port, PIPELINE_LEN, rounds).await
-                    }
-                    Client::Fred => clients::fred::pipeline(port, PIPELINE_LEN, rounds).await,
-                }
-            })?;
-            Ok(format!("{:.3}", millis(percentile(times, 0.50))))
         }
         "idle" => {
             let n = num(3)? as usize;

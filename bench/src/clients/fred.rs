@@ -9,8 +9,8 @@ use fred::prelude::*;
 use fred::types::Value;
 
 use super::{
-    err, measure_recovery, run_workers, small_value, task_key, time_each, BenchResult, Recovery,
-    Throughput,
+    check_len, check_replies, err, measure_recovery, run_workers, small_value, task_key,
+    BenchResult, Recovery, Throughput,
 };
 use crate::server::RedisServer;
 
@@ -61,77 +61,35 @@ pub async fn throughput(
     .await
 }
 
-/// A connection for scenario (b), its key set: one `GET` per [`Getter::get`].
-pub struct Getter {
-    client: Client,
-    key: String,
+/// `SET key value`.
+pub async fn set(conn: &Conn, key: &str, value: Bytes) -> BenchResult<()> {
+    conn.set::<(), _, _>(key, value, None, None, false)
+        .await
+        .map_err(err)
 }
 
-impl Getter {
-    pub async fn connect(port: u16) -> BenchResult<Getter> {
-        let client = connect(port).await?;
-        let key = task_key(0);
-        client
-            .set::<(), _, _>(key.as_str(), small_value(), None, None, false)
-            .await
-            .map_err(err)?;
-        Ok(Getter { client, key })
-    }
-
-    pub async fn get(&self) -> BenchResult<()> {
-        let got: Option<Bytes> = self.client.get(self.key.as_str()).await.map_err(err)?;
-        got.map(drop).ok_or_else(|| "missing value".to_string())
-    }
+/// `GET key`, whose value must be `len` bytes long.
+pub async fn get(conn: &Conn, key: &str, len: usize) -> BenchResult<()> {
+    let got: Option<Bytes> = conn.get(key).await.map_err(err)?;
+    check_len(got.as_deref().map(<[u8]>::len), len)
 }
 
-pub async fn latency(port: u16, warmup: usize, samples: usize) -> BenchResult<Vec<Duration>> {
-    let getter = Getter::connect(port).await?;
-    time_each(warmup, samples, || getter.get()).await
-}
-
-pub async fn big_values(port: u16, size: usize, rounds: usize) -> BenchResult<Vec<Duration>> {
-    let client = connect(port).await?;
-    let value = Bytes::from(vec![b'x'; size]);
-    time_each(2, rounds, || {
-        let (client, value) = (&client, value.clone());
-        async move {
-            client
-                .set::<(), _, _>("bench:big", value, None, None, false)
+/// One explicit pipeline of `len` commands, `SET` and `GET` alternating.
+pub async fn pipeline(conn: &Conn, len: usize) -> BenchResult<()> {
+    let value = small_value();
+    let pipe = conn.pipeline();
+    for i in 0..len {
+        let key = task_key(i % 1000);
+        if i % 2 == 0 {
+            pipe.set::<(), _, _>(key, value.clone(), None, None, false)
                 .await
                 .map_err(err)?;
-            let got: Bytes = client.get("bench:big").await.map_err(err)?;
-            (got.len() == size)
-                .then_some(())
-                .ok_or_else(|| format!("got {} bytes", got.len()))
+        } else {
+            pipe.get::<(), _>(key).await.map_err(err)?;
         }
-    })
-    .await
-}
-
-pub async fn pipeline(port: u16, len: usize, rounds: usize) -> BenchResult<Vec<Duration>> {
-    let client = connect(port).await?;
-    let value = small_value();
-    time_each(2, rounds, || {
-        let (client, value) = (&client, value.clone());
-        async move {
-            let pipe = client.pipeline();
-            for i in 0..len {
-                let key = task_key(i % 1000);
-                if i % 2 == 0 {
-                    pipe.set::<(), _, _>(key, value.clone(), None, None, false)
-                        .await
-                        .map_err(err)?;
-                } else {
-                    pipe.get::<(), _>(key).await.map_err(err)?;
-                }
-            }
-            let replies: Vec<Value> = pipe.all().await.map_err(err)?;
-            (replies.len() == len)
-                .then_some(())
-                .ok_or_else(|| format!("{} replies", replies.len()))
-        }
-    })
-    .await
+    }
+    let replies: Vec<Value> = pipe.all().await.map_err(err)?;
+    check_replies(replies.len(), len)
 }
 
 pub async fn idle(port: u16, n: usize) -> BenchResult<Box<dyn Any>> {

@@ -4,10 +4,8 @@
 //!
 //! - `connect(port)` gives a `Conn`, and `throughput(&conn, tasks, warmup, duration)`
 //!   has `tasks` tasks share it, each doing `SET`/`GET` of a 16-byte value in a loop;
-//! - `Getter::connect(port)` sets a key that `Getter::get` reads, and
-//!   `latency(port, warmup, samples)` times sequential `get`s;
-//! - `big_values(port, size, rounds)`: sequential `SET` then `GET` of `size` bytes;
-//! - `pipeline(port, len, rounds)`: an explicit pipeline of `len` commands;
+//! - `set(&conn, key, value)`, `get(&conn, key, len)` and `pipeline(&conn, len)` are
+//!   one operation each, which scenarios (b), (c) and (d) time;
 //! - `idle(port, n)`: `n` connected clients, kept open (memory per connection);
 //! - `recovery(server)`: time to the first successful request after the server
 //!   is killed and started again on the same port.
@@ -132,26 +130,19 @@ where
     })
 }
 
-/// Times `samples` sequential calls of `op` after `warmup` untimed ones.
-pub async fn time_each<F, Fut>(
-    warmup: usize,
-    samples: usize,
-    mut op: F,
-) -> BenchResult<Vec<Duration>>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = BenchResult<()>>,
-{
-    for _ in 0..warmup {
-        op().await?;
+/// A `GET` reply of `got` bytes (`None`: nil) where `len` were expected.
+pub fn check_len(got: Option<usize>, len: usize) -> BenchResult<()> {
+    match got {
+        Some(got) if got == len => Ok(()),
+        got => Err(format!("GET returned {got:?} bytes, not {len}")),
     }
-    let mut out = Vec::with_capacity(samples);
-    for _ in 0..samples {
-        let start = Instant::now();
-        op().await?;
-        out.push(start.elapsed());
-    }
-    Ok(out)
+}
+
+/// A pipeline answered with `got` replies where `len` were expected.
+pub fn check_replies(got: usize, len: usize) -> BenchResult<()> {
+    (got == len)
+        .then_some(())
+        .ok_or_else(|| format!("{got} replies to a pipeline of {len}"))
 }
 
 /// How long the server stays down in the recovery scenario.

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 
 use super::{
-    err, measure_recovery, run_workers, small_value, task_key, time_each, BenchResult, Recovery,
-    Throughput,
+    check_len, check_replies, err, measure_recovery, run_workers, small_value, task_key,
+    BenchResult, Recovery, Throughput,
 };
 use crate::server::RedisServer;
 
@@ -63,90 +63,42 @@ pub async fn throughput(
     .await
 }
 
-/// A connection for scenario (b), its key set: one `GET` per [`Getter::get`].
-pub struct Getter {
-    conn: MultiplexedConnection,
-    key: String,
+// Each call clones the handle, as a shared one must be (the throughput tasks do the same).
+
+/// `SET key value`.
+pub async fn set(conn: &Conn, key: &str, value: Bytes) -> BenchResult<()> {
+    redis::cmd("SET")
+        .arg(key)
+        .arg(&value[..])
+        .query_async::<()>(&mut conn.clone())
+        .await
+        .map_err(err)
 }
 
-impl Getter {
-    pub async fn connect(port: u16) -> BenchResult<Getter> {
-        let mut conn = connect(port).await?;
-        let key = task_key(0);
-        redis::cmd("SET")
-            .arg(&key)
-            .arg(&small_value()[..])
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(err)?;
-        Ok(Getter { conn, key })
-    }
-
-    pub async fn get(&self) -> BenchResult<()> {
-        // A clone per request, as the handle is shared (the other scenarios do the same).
-        let mut conn = self.conn.clone();
-        let got: Option<Bytes> = redis::cmd("GET")
-            .arg(&self.key)
-            .query_async(&mut conn)
-            .await
-            .map_err(err)?;
-        got.map(drop).ok_or_else(|| "missing value".to_string())
-    }
+/// `GET key`, whose value must be `len` bytes long.
+pub async fn get(conn: &Conn, key: &str, len: usize) -> BenchResult<()> {
+    let got: Option<Bytes> = redis::cmd("GET")
+        .arg(key)
+        .query_async(&mut conn.clone())
+        .await
+        .map_err(err)?;
+    check_len(got.as_deref().map(<[u8]>::len), len)
 }
 
-pub async fn latency(port: u16, warmup: usize, samples: usize) -> BenchResult<Vec<Duration>> {
-    let getter = Getter::connect(port).await?;
-    time_each(warmup, samples, || getter.get()).await
-}
-
-pub async fn big_values(port: u16, size: usize, rounds: usize) -> BenchResult<Vec<Duration>> {
-    let conn = connect(port).await?;
-    let value = Bytes::from(vec![b'x'; size]);
-    time_each(2, rounds, || {
-        let mut conn = conn.clone();
-        let value = value.clone();
-        async move {
-            redis::cmd("SET")
-                .arg("bench:big")
-                .arg(&value[..])
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(err)?;
-            let got: Bytes = redis::cmd("GET")
-                .arg("bench:big")
-                .query_async(&mut conn)
-                .await
-                .map_err(err)?;
-            (got.len() == size)
-                .then_some(())
-                .ok_or_else(|| format!("got {} bytes", got.len()))
-        }
-    })
-    .await
-}
-
-pub async fn pipeline(port: u16, len: usize, rounds: usize) -> BenchResult<Vec<Duration>> {
-    let conn = connect(port).await?;
+/// One explicit pipeline of `len` commands, `SET` and `GET` alternating.
+pub async fn pipeline(conn: &Conn, len: usize) -> BenchResult<()> {
     let value = small_value();
-    time_each(2, rounds, || {
-        let mut conn = conn.clone();
-        let mut pipe = redis::pipe();
-        for i in 0..len {
-            let key = task_key(i % 1000);
-            if i % 2 == 0 {
-                pipe.cmd("SET").arg(key).arg(&value[..]);
-            } else {
-                pipe.cmd("GET").arg(key);
-            }
+    let mut pipe = redis::pipe();
+    for i in 0..len {
+        let key = task_key(i % 1000);
+        if i % 2 == 0 {
+            pipe.cmd("SET").arg(key).arg(&value[..]);
+        } else {
+            pipe.cmd("GET").arg(key);
         }
-        async move {
-            let replies: Vec<redis::Value> = pipe.query_async(&mut conn).await.map_err(err)?;
-            (replies.len() == len)
-                .then_some(())
-                .ok_or_else(|| format!("{} replies", replies.len()))
-        }
-    })
-    .await
+    }
+    let replies: Vec<redis::Value> = pipe.query_async(&mut conn.clone()).await.map_err(err)?;
+    check_replies(replies.len(), len)
 }
 
 pub async fn idle(port: u16, n: usize) -> BenchResult<Box<dyn Any>> {
