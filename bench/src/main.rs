@@ -27,7 +27,8 @@ use server::RedisServer;
 
 struct Settings {
     decode_reps: usize,
-    /// Interleaved rounds of every end-to-end scenario; each client keeps its best.
+    /// Rounds of scenarios (b)-(d), the clients taking turns in each; each client keeps its
+    /// best round.
     rounds: usize,
     /// Warm-up and length of the separate run of (a) per client that measures memory and
     /// allocations.
@@ -41,6 +42,7 @@ struct Settings {
     pipeline_rounds: usize,
     idle_connections: usize,
     recovery_reps: usize,
+    /// `redis-benchmark -n` of each turn of (a) (SET, then GET).
     benchmark_requests: usize,
 }
 
@@ -48,8 +50,6 @@ impl Settings {
     fn full() -> Settings {
         Settings {
             decode_reps: 7,
-            // The machine's speed drifts by tens of percent within seconds; more, shorter
-            // rounds give each client more chances to be measured in a quiet stretch.
             rounds: 4,
             warmup: Duration::from_millis(300),
             duration: Duration::from_millis(1000),
