@@ -160,7 +160,33 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// A connection of any client, for scenario (a).
+/// The key scenario (b) reads.
+const LATENCY_KEY: &str = "bench:key:0";
+/// The key of scenario (c).
+const BIG_KEY: &str = "bench:big";
+
+/// One timed operation of scenarios (b)-(d).
+#[derive(Clone)]
+enum Op {
+    /// (b): `GET` of a 16-byte value.
+    Get,
+    /// (c): `SET` then `GET` of this value.
+    Big(Bytes),
+    /// (d): an explicit pipeline of this many commands.
+    Pipeline(usize),
+}
+
+impl Op {
+    /// Untimed operations before the timed ones.
+    fn warmup(&self) -> usize {
+        match self {
+            Op::Get => 200,
+            Op::Big(_) | Op::Pipeline(_) => 2,
+        }
+    }
+}
+
+/// A connection of any client.
 enum Conn {
     Redwire(clients::redwire::Conn),
     RedisRs(clients::redis_rs::Conn),
@@ -186,6 +212,45 @@ impl Conn {
             Conn::Redwire(c) => clients::redwire::throughput(c, tasks, warmup, duration).await,
             Conn::RedisRs(c) => clients::redis_rs::throughput(c, tasks, warmup, duration).await,
             Conn::Fred(c) => clients::fred::throughput(c, tasks, warmup, duration).await,
+        }
+    }
+
+    async fn set(&self, key: &str, value: Bytes) -> BenchResult<()> {
+        match self {
+            Conn::Redwire(c) => clients::redwire::set(c, key, value).await,
+            Conn::RedisRs(c) => clients::redis_rs::set(c, key, value).await,
+            Conn::Fred(c) => clients::fred::set(c, key, value).await,
+        }
+    }
+
+    async fn get(&self, key: &str, len: usize) -> BenchResult<()> {
+        match self {
+            Conn::Redwire(c) => clients::redwire::get(c, key, len).await,
+            Conn::RedisRs(c) => clients::redis_rs::get(c, key, len).await,
+            Conn::Fred(c) => clients::fred::get(c, key, len).await,
+        }
+    }
+
+    /// What `op` needs on the server before it runs.
+    async fn prepare(&self, op: &Op) -> BenchResult<()> {
+        match op {
+            Op::Get => self.set(LATENCY_KEY, clients::small_value()).await,
+            Op::Big(_) | Op::Pipeline(_) => Ok(()),
+        }
+    }
+
+    async fn run(&self, op: &Op) -> BenchResult<()> {
+        match op {
+            Op::Get => self.get(LATENCY_KEY, clients::small_value().len()).await,
+            Op::Big(value) => {
+                self.set(BIG_KEY, value.clone()).await?;
+                self.get(BIG_KEY, value.len()).await
+            }
+            Op::Pipeline(len) => match self {
+                Conn::Redwire(c) => clients::redwire::pipeline(c, *len).await,
+                Conn::RedisRs(c) => clients::redis_rs::pipeline(c, *len).await,
+                Conn::Fred(c) => clients::fred::pipeline(c, *len).await,
+            },
         }
     }
 }
@@ -234,73 +299,6 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// The key scenario (b) reads.
-const LATENCY_KEY: &str = "bench:key:0";
-/// The key of scenario (c).
-const BIG_KEY: &str = "bench:big";
-
-/// One timed operation of scenarios (b)-(d).
-#[derive(Clone)]
-enum Op {
-    /// (b): `GET` of a 16-byte value.
-    Get,
-    /// (c): `SET` then `GET` of this value.
-    Big(Bytes),
-    /// (d): an explicit pipeline of this many commands.
-    Pipeline(usize),
-}
-
-impl Op {
-    /// Untimed operations before the timed ones.
-    fn warmup(&self) -> usize {
-        match self {
-            Op::Get => 200,
-            Op::Big(_) | Op::Pipeline(_) => 2,
-        }
-    }
-}
-
-impl Conn {
-    async fn set(&self, key: &str, value: Bytes) -> BenchResult<()> {
-        match self {
-            Conn::Redwire(c) => clients::redwire::set(c, key, value).await,
-            Conn::RedisRs(c) => clients::redis_rs::set(c, key, value).await,
-            Conn::Fred(c) => clients::fred::set(c, key, value).await,
-        }
-    }
-
-    async fn get(&self, key: &str, len: usize) -> BenchResult<()> {
-        match self {
-            Conn::Redwire(c) => clients::redwire::get(c, key, len).await,
-            Conn::RedisRs(c) => clients::redis_rs::get(c, key, len).await,
-            Conn::Fred(c) => clients::fred::get(c, key, len).await,
-        }
-    }
-
-    /// What `op` needs on the server before it runs.
-    async fn prepare(&self, op: &Op) -> BenchResult<()> {
-        match op {
-            Op::Get => self.set(LATENCY_KEY, clients::small_value()).await,
-            Op::Big(_) | Op::Pipeline(_) => Ok(()),
-        }
-    }
-
-    async fn run(&self, op: &Op) -> BenchResult<()> {
-        match op {
-            Op::Get => self.get(LATENCY_KEY, clients::small_value().len()).await,
-            Op::Big(value) => {
-                self.set(BIG_KEY, value.clone()).await?;
-                self.get(BIG_KEY, value.len()).await
-            }
-            Op::Pipeline(len) => match self {
-                Conn::Redwire(c) => clients::redwire::pipeline(c, *len).await,
-                Conn::RedisRs(c) => clients::redis_rs::pipeline(c, *len).await,
-                Conn::Fred(c) => clients::fred::pipeline(c, *len).await,
-            },
-        }
-    }
-}
-
 /// Times `samples` runs of `op` per client after [`Op::warmup`] untimed ones: every client of
 /// `clients` connected in one runtime, the clients taking turns operation by operation (the
 /// first of each turn rotating). A stall of the machine then delays every client alike, where
@@ -319,7 +317,8 @@ fn turns(
     op: Op,
     samples: usize,
 ) -> Vec<(Client, BenchResult<Vec<Duration>>)> {
-    let clients = clients.to_vec();
+    let chosen = clients.to_vec();
+    let clients = chosen.clone();
     let timed = runtime().block_on(async move {
         let task = tokio::spawn(async move {
             let mut each = Vec::new();
@@ -353,10 +352,7 @@ fn turns(
     });
     match timed {
         Ok(each) => each,
-        Err(e) => Client::ALL
-            .into_iter()
-            .map(|c| (c, Err(e.clone())))
-            .collect(),
+        Err(e) => chosen.into_iter().map(|c| (c, Err(e.clone()))).collect(),
     }
 }
 
@@ -714,12 +710,17 @@ fn spawn_child(args: &[&str]) -> BenchResult<Vec<String>> {
     }
 }
 
-/// A child process: one throughput run (`throughput CLIENT PORT TASKS WARMUP_MS DURATION_MS`,
-/// printing ops/s, peak RSS in KiB, allocations per op and the total operations done), one
-/// run of scenario (b) (`latency CLIENT PORT SAMPLES`, printing p50 and p99 in µs, or
-/// `latency-all - PORT SAMPLES` for every client, taking turns request by request), of scenario
-/// (c) or (d) (`big|pipeline CLIENT PORT ROUNDS`, printing the median round in ms) or one idle-connection run (`idle CLIENT PORT N`,
-/// printing resident bytes per connection).
+/// A child process, printing `RESULT` and its figures:
+/// - `throughput CLIENT PORT TASKS WARMUP_MS DURATION_MS`: one run of (a), printing ops/s, peak
+///   RSS in KiB, allocations per op and the total operations done;
+/// - `throughput-all - PORT TASKS SLICE_MS TURNS REQUESTS`: (a) for every client and
+///   redis-benchmark in turns ([`throughput_slices`]), printing their median ops/s;
+/// - `latency|big|pipeline CLIENT|all PORT SAMPLES`: (b), (c) or (d) ([`turns`]), printing
+///   `client p50 p99` (µs) for (b) and `client median` (ms) for the others; `latency-all - PORT
+///   SAMPLES` is `latency all PORT SAMPLES`;
+/// - `idle CLIENT PORT N`: resident bytes per idle connection;
+/// - `recovery CLIENT - RESTARTS`: each restart's ready -> first reply time (ms), on a server
+///   of its own.
 fn child(args: &[String]) -> BenchResult<String> {
     let arg = |i: usize| {
         args.get(i)
