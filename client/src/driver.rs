@@ -22,10 +22,9 @@ use bytes::{Buf, Bytes};
 use redwire_core::conn::{
     CloseReason, Connection, Input, Output, RequestError, RequestId, StateKind, Transition,
 };
-use redwire_core::resp::Value;
 
 use crate::runtime::{AsyncStream, AsyncTimer, BoxFuture, Runtime};
-use crate::shared::{Answer, Ended, Msg, Shared, SlotId};
+use crate::shared::{self, Answer, Ended, Msg, Shared, SlotId};
 
 /// Size of the read buffer.
 const READ_BUF: usize = 64 * 1024;
@@ -419,10 +418,33 @@ impl Io {
     /// Carries out every pending output; returns whether there was any.
     fn drain(&mut self, conn: &mut Connection) -> bool {
         let mut any = false;
-        while let Some(output) = conn.poll_output() {
+        loop {
+            // A run of replies goes straight into the reply slots, under one lock.
+            let mut answering = None;
+            let output = loop {
+                match conn.poll_output() {
+                    Some(Output::Reply { id, result }) => {
+                        any = true;
+                        if let Some(slot) = take_pending(&mut self.pending, id) {
+                            answering
+                                .get_or_insert_with(|| self.shared.answering())
+                                .put(slot, result, &mut self.wakers);
+                        }
+                    }
+                    other => break other,
+                }
+            };
+            drop(answering);
+            shared::wake_all(&mut self.wakers);
+            let Some(output) = output else { break };
             any = true;
             match output {
-                Output::Reply { id, result } => self.reply(id, result),
+                Output::Reply { id, result } => {
+                    if let Some(slot) = take_pending(&mut self.pending, id) {
+                        self.answers.push((slot, result));
+                        self.flush_answers();
+                    }
+                }
                 Output::Transmit(bytes) => match &mut self.socket {
                     Some(socket) if !bytes.is_empty() => socket.outgoing.push_back(bytes),
                     _ => {}
@@ -451,7 +473,6 @@ impl Io {
                 }
             }
         }
-        self.flush_answers();
         // Pub/Sub events are queued apart from outputs; an empty queue costs one check.
         while let Some(event) = conn.poll_pubsub() {
             any = true;
@@ -467,22 +488,6 @@ impl Io {
         }
     }
 
-    fn reply(&mut self, id: RequestId, result: Result<Value, RequestError>) {
-        // Replies come in submission order except for requests answered early (timeouts,
-        // queue full), so the front is checked first and the rest searched (ids only grow).
-        let index = match self.pending.front() {
-            Some((front, _)) if *front == id => Some(0),
-            _ => self.pending.binary_search_by_key(&id, |(id, _)| *id).ok(),
-        };
-        if let Some(slot) = index.and_then(|i| self.pending[i].1.take()) {
-            // Put in its slot when this batch of outputs is done (`drain`).
-            self.answers.push((slot, result));
-        }
-        while matches!(self.pending.front(), Some((_, None))) {
-            self.pending.pop_front();
-        }
-    }
-
     fn transition(&mut self, t: Transition) {
         #[cfg(feature = "tracing")]
         log_transition(&t);
@@ -491,6 +496,27 @@ impl Io {
         }
         self.shared.publish(&t);
     }
+}
+
+/// The reply slot of request `id`, taken from the driver's list of pending requests.
+///
+/// Replies come in submission order except for requests answered early (timeouts, queue
+/// full), so the front is checked first and the rest searched (ids only grow).
+fn take_pending(
+    pending: &mut VecDeque<(RequestId, Option<SlotId>)>,
+    id: RequestId,
+) -> Option<SlotId> {
+    let slot = match pending.front_mut() {
+        Some((front, slot)) if *front == id => slot.take(),
+        _ => match pending.binary_search_by_key(&id, |(id, _)| *id) {
+            Ok(i) => pending[i].1.take(),
+            Err(_) => None,
+        },
+    };
+    while matches!(pending.front(), Some((_, None))) {
+        pending.pop_front();
+    }
+    slot
 }
 
 #[cfg(feature = "tracing")]

@@ -123,7 +123,7 @@ pub use redwire_core::resp::{
 pub use runtime::Runtime;
 
 use redwire_core::conn::{Connection, Request};
-use shared::{Msg, Polled, Shared, SlotId};
+use shared::{Msg, Shared, SlotId};
 
 /// A handle to one multiplexed, self-healing connection. Clone it freely: every clone shares
 /// the connection, and the connection closes gracefully when the last clone is dropped.
@@ -343,23 +343,20 @@ impl<T> Future for Reply<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         let this = self.get_mut();
         match &mut this.state {
-            ReplyState::Waiting(shared, slot) => match shared
-                .as_ref()
-                .and_then(|shared| shared.poll_reply(*slot, cx))
-            {
-                None => Poll::Pending,
-                Some(polled) => {
-                    // `poll_reply` freed the slot: it must not be abandoned as well.
-                    *shared = None;
-                    this.state = ReplyState::Done(None);
-                    Poll::Ready(match polled {
-                        Polled::Answered(Ok(value)) => (this.convert)(value),
-                        Polled::Answered(Err(e)) => Err(e.into()),
-                        // The driver went away without answering: its runtime shut down.
-                        Polled::Stopped => Err(Error::DriverStopped),
-                    })
+            ReplyState::Waiting(shared, slot) => {
+                let Some(s) = shared else {
+                    return Poll::Ready(Err(Error::DriverStopped));
+                };
+                match s.poll_reply(*slot, cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(answer) => {
+                        // `poll_reply` freed the slot: it must not be abandoned as well.
+                        *shared = None;
+                        this.state = ReplyState::Done(None);
+                        Poll::Ready(answer.and_then(this.convert))
+                    }
                 }
-            },
+            }
             ReplyState::Done(error) => {
                 Poll::Ready(Err(error.take().expect("Reply polled after completion")))
             }

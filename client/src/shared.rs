@@ -13,8 +13,8 @@
 //! it is freed, so a slot reused for a new request is never given an older request's answer.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Waker};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
 use futures_channel::mpsc;
 use redwire_core::conn::{
@@ -126,13 +126,6 @@ impl Queue {
         slot.state = SlotState::Free;
         self.free.push(index);
     }
-}
-
-/// What a reply future finds in its slot.
-pub(crate) enum Polled {
-    Answered(Answer),
-    /// The driver stopped without answering.
-    Stopped,
 }
 
 pub(crate) struct Shared {
@@ -250,30 +243,33 @@ impl Shared {
     /// Puts every answer in its slot under one lock, then wakes the tasks awaiting them.
     /// `wakers` is scratch space, left empty.
     pub(crate) fn answer(&self, answers: &mut Vec<(SlotId, Answer)>, wakers: &mut Vec<Waker>) {
-        {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            for (id, answer) in answers.drain(..) {
-                let Some(slot) = q.slot(id) else { continue };
-                match std::mem::replace(&mut slot.state, SlotState::Answered(answer)) {
-                    SlotState::Waiting(waker) => wakers.extend(waker),
-                    SlotState::Abandoned => q.free_slot(id.index),
-                    // Answered twice: the core answers each request once; keep the first.
-                    other => slot.state = other,
-                }
-            }
+        let mut answering = self.answering();
+        for (id, answer) in answers.drain(..) {
+            answering.put(id, answer, wakers);
         }
-        for w in wakers.drain(..) {
-            w.wake();
+        drop(answering);
+        wake_all(wakers);
+    }
+
+    /// Locks the reply slots for a run of answers (see [`Answering`]).
+    pub(crate) fn answering(&self) -> Answering<'_> {
+        Answering {
+            queue: self.queue.lock().unwrap_or_else(|e| e.into_inner()),
         }
     }
 
     /// What slot `id` holds for the reply future that owns it: its answer (the slot is then
-    /// freed), or `None` after registering the future's waker.
-    pub(crate) fn poll_reply(&self, id: SlotId, cx: &mut Context<'_>) -> Option<Polled> {
+    /// freed), or `Pending` after registering the future's waker. A driver that stopped
+    /// without answering gives [`Error::DriverStopped`](crate::Error::DriverStopped).
+    pub(crate) fn poll_reply(
+        &self,
+        id: SlotId,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Value, crate::Error>> {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let Some(slot) = q.slot(id) else {
             // Freed while a future still owns it: cannot happen, but must not hang.
-            return Some(Polled::Stopped);
+            return Poll::Ready(Err(crate::Error::DriverStopped));
         };
         if let SlotState::Waiting(waker) = &mut slot.state {
             // Checked in place: moving the state out and back costs more than the check.
@@ -281,19 +277,20 @@ impl Shared {
                 Some(w) if w.will_wake(cx.waker()) => {}
                 _ => *waker = Some(cx.waker().clone()),
             }
-            return None;
+            return Poll::Pending;
         }
-        let polled = match std::mem::replace(&mut slot.state, SlotState::Free) {
-            SlotState::Answered(answer) => Polled::Answered(answer),
+        let answer = match std::mem::replace(&mut slot.state, SlotState::Free) {
+            SlotState::Answered(Ok(value)) => Ok(value),
+            SlotState::Answered(Err(e)) => Err(e.into()),
             // Free or abandoned: not owned by a live future; cannot happen, but must not hang.
             SlotState::Stopped | SlotState::Free | SlotState::Abandoned | SlotState::Waiting(_) => {
-                Polled::Stopped
+                Err(crate::Error::DriverStopped)
             }
         };
         // Freed in place (the state is already `Free`): writing it again would drop it again.
         slot.generation = slot.generation.wrapping_add(1);
         q.free.push(id.index);
-        Some(polled)
+        Poll::Ready(answer)
     }
 
     /// The reply future owning slot `id` was dropped: free it, or let the driver free it when
@@ -401,6 +398,36 @@ impl Shared {
     }
 }
 
+/// The reply slots, locked while the driver puts a run of answers in them: each answer goes
+/// straight from the connection's output into its slot, one lock for the whole run. The tasks
+/// to wake are gathered, to be woken (with [`wake_all`]) once this is dropped: a task woken
+/// under the lock could find it held.
+pub(crate) struct Answering<'a> {
+    queue: MutexGuard<'a, Queue>,
+}
+
+impl Answering<'_> {
+    /// Puts `answer` in slot `id` (unless the slot was freed since) and gathers the waker of
+    /// the task awaiting it.
+    pub(crate) fn put(&mut self, id: SlotId, answer: Answer, wakers: &mut Vec<Waker>) {
+        let q = &mut *self.queue;
+        let Some(slot) = q.slot(id) else { return };
+        match std::mem::replace(&mut slot.state, SlotState::Answered(answer)) {
+            SlotState::Waiting(waker) => wakers.extend(waker),
+            SlotState::Abandoned => q.free_slot(id.index),
+            // Answered twice: the core answers each request once; keep the first.
+            other => slot.state = other,
+        }
+    }
+}
+
+/// Wakes (and removes) every waker gathered by [`Answering::put`].
+pub(crate) fn wake_all(wakers: &mut Vec<Waker>) {
+    for w in wakers.drain(..) {
+        w.wake();
+    }
+}
+
 fn encode_state(s: StateKind) -> u8 {
     s as u8
 }
@@ -463,11 +490,11 @@ mod tests {
         assert!(answers.is_empty() && wakers.is_empty());
     }
 
-    fn answered(polled: Option<Polled>) -> Answer {
+    fn answered(polled: Poll<Result<Value, crate::Error>>) -> Result<Value, crate::Error> {
         match polled {
-            Some(Polled::Answered(answer)) => answer,
-            Some(Polled::Stopped) => panic!("stopped"),
-            None => panic!("pending"),
+            Poll::Ready(Err(crate::Error::DriverStopped)) => panic!("stopped"),
+            Poll::Ready(answer) => answer,
+            Poll::Pending => panic!("pending"),
         }
     }
 
@@ -481,8 +508,8 @@ mod tests {
         let a = shared.push_request(request()).unwrap();
         let b = shared.push_request(request()).unwrap();
         assert_ne!(a, b);
-        assert!(shared.poll_reply(a, &mut cx).is_none());
-        assert!(shared.poll_reply(b, &mut cx).is_none());
+        assert!(shared.poll_reply(a, &mut cx).is_pending());
+        assert!(shared.poll_reply(b, &mut cx).is_pending());
 
         answer_ints(&shared, &[(b, 2), (a, 1)]);
         assert_eq!(counter.0.load(Ordering::SeqCst), 2);
@@ -494,7 +521,7 @@ mod tests {
         // `a`'s slot is reused with a new generation: a late answer for `a` is not delivered.
         let c = shared.push_request(request()).unwrap();
         answer_ints(&shared, &[(a, 99)]);
-        assert!(shared.poll_reply(c, &mut cx).is_none());
+        assert!(shared.poll_reply(c, &mut cx).is_pending());
         answer_ints(&shared, &[(c, 3)]);
         assert_eq!(
             answered(shared.poll_reply(c, &mut cx)),
@@ -526,7 +553,10 @@ mod tests {
             assert_eq!(q.free.len(), q.slots.len(), "every slot is free again");
         }
         let c = shared.push_request(request()).unwrap();
-        assert!(shared.poll_reply(c, &mut cx).is_none(), "no stale answer");
+        assert!(
+            shared.poll_reply(c, &mut cx).is_pending(),
+            "no stale answer"
+        );
     }
 
     /// When the driver stops unfinished, every request still waiting learns it (and is woken),
@@ -542,14 +572,14 @@ mod tests {
         shared.take(&mut batch, &mut cx);
         assert_eq!(batch.iter().map(slot_of).collect::<Vec<_>>(), vec![a, b]);
         answer_ints(&shared, &[(a, 1)]);
-        assert!(shared.poll_reply(b, &mut cx).is_none());
+        assert!(shared.poll_reply(b, &mut cx).is_pending());
         let woken = counter.0.load(Ordering::SeqCst);
         drop(shared.end(Ended::Stopped));
         shared.stop_slots();
         assert_eq!(counter.0.load(Ordering::SeqCst), woken + 1);
         assert!(matches!(
             shared.poll_reply(b, &mut cx),
-            Some(Polled::Stopped)
+            Poll::Ready(Err(crate::Error::DriverStopped))
         ));
         assert_eq!(
             answered(shared.poll_reply(a, &mut cx)),
