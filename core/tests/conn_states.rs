@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use conn_sim::*;
 use redwire_core::conn::{
-    CloseReason, Input, ProtocolVersion, RequestError, RequestOptions, StateDetail, StateKind,
-    TimeoutKind, TRANSITIONS,
+    CloseReason, Input, ProtocolVersion, Request, RequestError, RequestOptions, StateDetail,
+    StateKind, TimeoutKind, TRANSITIONS,
 };
 use redwire_core::resp::{ProtocolErrorKind, ServerErrorCode, Value};
 use StateKind::*;
@@ -271,6 +271,40 @@ fn draining_to_closed_when_the_connection_drops() {
         (Draining, Closed, Some(CloseReason::PeerClosed), 1)
     );
     assert_eq!(answer(&sim, a), lost(CloseReason::PeerClosed));
+    sim.finish();
+}
+
+/// A request submitted while connected goes straight into the write buffer. If the socket is
+/// lost before the caller took that buffer (no `poll_output` in between), the request was
+/// never written: it goes out again on the next connection instead of being answered
+/// `ConnectionLost`, though it is not marked safe to retry.
+#[test]
+fn a_request_lost_before_its_write_buffer_was_taken_is_requeued() {
+    let mut sim = connected(sim_config());
+    let token = sim.token();
+    let echo = redwire_core::resp::cmd("ECHO").arg(std::str::from_utf8(&token).unwrap());
+    let id = sim.conn.submit(Request::single(&echo), sim.now);
+    sim.expects.insert(
+        id,
+        Expect {
+            tokens: vec![token],
+            retry_safe: false,
+            answers: 0,
+            answer: None,
+        },
+    );
+    sim.order.push(id);
+    sim.eof();
+    assert_eq!(last(&sim).1, Reconnecting);
+    assert!(
+        sim.expects[&id].answer.is_none(),
+        "not answered: never written"
+    );
+    sim.fire_next_timer();
+    sim.open(true);
+    sim.pump();
+    assert_eq!(sim.state, Connected);
+    assert_echoed(&sim, id);
     sim.finish();
 }
 

@@ -536,7 +536,7 @@ impl Connection {
         if let Some(at) = deadline {
             self.deadlines.push(at, id);
         }
-        self.queue.push_back(Entry {
+        let entry = Entry {
             id,
             bytes: request.bytes,
             replies: request.replies,
@@ -544,7 +544,14 @@ impl Connection {
             retried: false,
             pubsub: request.pubsub.is_some(),
             deadline,
-        });
+        };
+        if self.queue.is_empty() && self.can_write() {
+            // Nothing waits before it: straight into the write buffer, which is handed out
+            // whole at the next `poll_output`, as `flush_queue` would.
+            self.write_entry(entry);
+        } else {
+            self.queue.push_back(entry);
+        }
         id
     }
 
@@ -772,28 +779,36 @@ impl Connection {
         });
     }
 
+    /// Whether requests may be written now (else they wait in the queue).
+    fn can_write(&self) -> bool {
+        self.socket_open && matches!(self.state, State::Connected { .. } | State::Draining { .. })
+    }
+
     /// Moves every queued request into the write buffer, when requests may be written.
     fn flush_queue(&mut self) {
-        if !self.socket_open
-            || !matches!(self.state, State::Connected { .. } | State::Draining { .. })
-        {
+        if !self.can_write() {
             return;
         }
-        let now = self.now;
         while let Some(entry) = self.queue.pop_front() {
-            let start = self.write_offset();
-            let mut entry = entry;
-            if entry.bytes.as_slice().len() >= ZERO_COPY_MIN {
-                // Keep the order: what is buffered goes first, then the large request.
-                self.hand_out_buffer();
-                self.hand_out(entry.bytes.share());
-            } else {
-                self.wbuf.extend_from_slice(entry.bytes.as_slice());
-            }
-            let (id, replies) = (entry.id, entry.replies);
-            self.push_slot(id, Waiter::Request(entry), replies, start, now);
+            self.write_entry(entry);
         }
         self.hand_out_buffer();
+    }
+
+    /// Writes one request (into the write buffer, or handed out whole when large) and records
+    /// its slot.
+    fn write_entry(&mut self, mut entry: Entry) {
+        let start = self.write_offset();
+        if entry.bytes.as_slice().len() >= ZERO_COPY_MIN {
+            // Keep the order: what is buffered goes first, then the large request.
+            self.hand_out_buffer();
+            self.hand_out(entry.bytes.share());
+        } else {
+            self.wbuf.extend_from_slice(entry.bytes.as_slice());
+        }
+        let (id, replies) = (entry.id, entry.replies);
+        let now = self.now;
+        self.push_slot(id, Waiter::Request(entry), replies, start, now);
     }
 
     /// Queues a `Transmit` of the write buffer's contents, if any.
