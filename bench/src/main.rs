@@ -294,6 +294,79 @@ fn throughput_slices(
     Ok(rates.into_iter().map(median).collect())
 }
 
+/// Where a pinned run of (a) puts the server and the benchmark's child process (the clients
+/// and redis-benchmark, which it starts).
+#[derive(Clone, Copy)]
+struct Placement {
+    name: &'static str,
+    server: &'static str,
+    clients: &'static str,
+}
+
+impl Placement {
+    /// Left to the scheduler, the server and the clients share a core some of the time and
+    /// not at other times (sampled here: a third of the time apart), and which one a turn gets
+    /// decides much of its figure: on one core a round trip costs CPU time only, on two it
+    /// costs two cross-core wake-ups, several times longer on this machine. So (a) is also
+    /// run in each placement, pinned.
+    const ALL: [Placement; 2] = [
+        Placement {
+            name: "server and clients on one core",
+            server: "0",
+            clients: "0",
+        },
+        Placement {
+            name: "server on one core, clients on another",
+            server: "0",
+            clients: "1",
+        },
+    ];
+}
+
+/// (a) with 64 tasks, like [`throughput_slices`], with the server and the child process pinned
+/// as `placement` says (with `taskset`); the server may use every core again afterwards.
+fn throughput_placed(
+    server: &RedisServer,
+    placement: Placement,
+    s: &Settings,
+) -> BenchResult<Vec<f64>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        return Err("needs 2 cores".into());
+    }
+    let pid = server.pid().ok_or("server not running")?;
+    pin(pid, placement.server)?;
+    let result = spawn_child_on(
+        Some(placement.clients),
+        &[
+            "throughput-all",
+            "-",
+            &server.port().to_string(),
+            "64",
+            &s.slice.as_millis().to_string(),
+            &s.slices.to_string(),
+            &s.benchmark_requests.to_string(),
+        ],
+    )
+    .and_then(|f| (0..=Client::ALL.len()).map(|k| parse(&f, k)).collect());
+    pin(pid, &format!("0-{}", cores - 1))?;
+    result
+}
+
+/// Pins every thread of process `pid` to `cpus` (a `taskset` list).
+fn pin(pid: u32, cpus: &str) -> BenchResult<()> {
+    let status = Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("taskset: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("taskset -a -p -c {cpus} {pid} failed"))
+    }
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -517,6 +590,14 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
         }
     }
 
+    // (a) with 64 tasks again, the server and the child process pinned to cores.
+    let mut placed = Vec::new();
+    for placement in Placement::ALL {
+        eprintln!("throughput, 64 tasks, {}...", placement.name);
+        server.flushall();
+        placed.push(throughput_placed(&server, placement, s));
+    }
+
     let mut p50 = Best::new(Better::Lower);
     let mut p99 = Best::new(Better::Lower);
     let mut big = Best::new(Better::Lower);
@@ -548,6 +629,21 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
         }
         let ceiling = ops[i].clone().map(|m| m[Client::ALL.len()]);
         row.set(Column::RedisBenchmark, ceiling);
+        report.push(row);
+    }
+    for (placement, ops) in Placement::ALL.into_iter().zip(&placed) {
+        let mut row = report.row(
+            format!("(a) 64 tasks, {}", placement.name),
+            "ops/s",
+            Better::Higher,
+        );
+        for (k, client) in Client::ALL.into_iter().enumerate() {
+            row.set(client.into(), ops.clone().map(|m| m[k]));
+        }
+        row.set(
+            Column::RedisBenchmark,
+            ops.clone().map(|m| m[Client::ALL.len()]),
+        );
         report.push(row);
     }
     for (i, tasks) in TASKS.into_iter().enumerate() {
@@ -690,8 +786,21 @@ fn parse(fields: &[String], i: usize) -> BenchResult<f64> {
 
 /// Re-invokes this binary as `child <args>` and returns the fields of its `RESULT` line.
 fn spawn_child(args: &[&str]) -> BenchResult<Vec<String>> {
+    spawn_child_on(None, args)
+}
+
+/// [`spawn_child`], pinned to `cpus` (a `taskset` list) when given.
+fn spawn_child_on(cpus: Option<&str>, args: &[&str]) -> BenchResult<Vec<String>> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let output = Command::new(exe)
+    let mut command = match cpus {
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpus]).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let output = command
         .arg("child")
         .args(args)
         .output()

@@ -231,7 +231,12 @@ pub fn document(table: &str, settings: &str) -> String {
            doing sequential `GET`s, each timed, with the three clients connected in the same runtime and \
            taking turns request by request, so a stall of the machine delays each client's requests alike; (c) `SET` then `GET` of a 1 MiB value; (d) one explicit pipeline of \
            10,000 commands (alternating `SET`/`GET`) with all replies collected. The ceiling is \
-           `redis-benchmark -c 1 -P 64 -t set,get` against the same server (mean of its SET and GET rates);\n\
+           `redis-benchmark -c 1 -P 64 -t set,get` against the same server (mean of its SET and GET rates). \
+           (a) with 64 tasks is also run pinned with `taskset`: the server and the clients (and \
+           redis-benchmark) on one core, then on two. Left to the scheduler they share a core part of the \
+           time, and the placement decides much of a turn's figure: on one core a round trip costs only CPU \
+           time, so the clients' own work per operation counts most; on two it also costs two cross-core \
+           wake-ups, which cost every client alike;\n\
          - **memory**: peak resident set (VmHWM) of the process running (a) (one child process per client), and \
            the resident memory added per idle connected client;\n\
          - **recovery**: the server is killed with SIGKILL and restarted on the same port; the figure is the time \

@@ -73,6 +73,11 @@ impl RedisServer {
         self.spawn()
     }
 
+    /// The server process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn flushall(&self) {
         let _ = command(self.port, b"*1\r\n$8\r\nFLUSHALL\r\n");
     }
