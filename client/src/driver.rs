@@ -439,6 +439,7 @@ impl Io {
             let Some(output) = output else { break };
             any = true;
             match output {
+                // Not reached (the loop above takes every reply), but answered all the same.
                 Output::Reply { id, result } => {
                     if let Some(slot) = take_pending(&mut self.pending, id) {
                         self.answers.push((slot, result));
