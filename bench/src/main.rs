@@ -336,21 +336,32 @@ fn throughput_placed(
     }
     let pid = server.pid().ok_or("server not running")?;
     pin(pid, placement.server)?;
-    let result = spawn_child_on(
-        Some(placement.clients),
+    let result = throughput_all(Some(placement.clients), server.port(), 64, s);
+    pin(pid, &format!("0-{}", cores - 1))?;
+    result
+}
+
+/// The `throughput-all` child (see [`throughput_slices`]), pinned to `cpus` when given: each
+/// client's median ops/s, then the ceiling's.
+fn throughput_all(
+    cpus: Option<&str>,
+    port: u16,
+    tasks: usize,
+    s: &Settings,
+) -> BenchResult<Vec<f64>> {
+    spawn_child_on(
+        cpus,
         &[
             "throughput-all",
             "-",
-            &server.port().to_string(),
-            "64",
+            &port.to_string(),
+            &tasks.to_string(),
             &s.slice.as_millis().to_string(),
             &s.slices.to_string(),
             &s.benchmark_requests.to_string(),
         ],
     )
-    .and_then(|f| (0..=Client::ALL.len()).map(|k| parse(&f, k)).collect());
-    pin(pid, &format!("0-{}", cores - 1))?;
-    result
+    .and_then(|f| (0..=Client::ALL.len()).map(|k| parse(&f, k)).collect())
 }
 
 /// Pins every thread of process `pid` to `cpus` (a `taskset` list).
@@ -555,24 +566,17 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
         s.slices, s.rounds
     ));
     const TASKS: [usize; 2] = [64, 512];
-    let mut ops: Vec<BenchResult<Vec<f64>>> = Vec::new();
+    // Each row of (a)'s ops/s: its name, then the clients' figures and the ceiling's.
+    let mut ops: Vec<(String, BenchResult<Vec<f64>>)> = Vec::new();
     let mut allocs = [Best::new(Better::Lower), Best::new(Better::Lower)];
     let mut peaks = [Best::new(Better::Lower), Best::new(Better::Lower)];
     for (i, tasks) in TASKS.into_iter().enumerate() {
         eprintln!("throughput, {tasks} tasks: clients and redis-benchmark taking turns...");
         server.flushall();
-        ops.push(
-            spawn_child(&[
-                "throughput-all",
-                "-",
-                &port.to_string(),
-                &tasks.to_string(),
-                &s.slice.as_millis().to_string(),
-                &s.slices.to_string(),
-                &s.benchmark_requests.to_string(),
-            ])
-            .and_then(|f| (0..=Client::ALL.len()).map(|k| parse(&f, k)).collect()),
-        );
+        ops.push((
+            format!("(a) {tasks} tasks SET/GET 16 B"),
+            throughput_all(None, port, tasks, s),
+        ));
         eprintln!("throughput, {tasks} tasks: memory and allocations, one process per client...");
         for client in Client::ALL {
             server.flushall();
@@ -591,11 +595,13 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
     }
 
     // (a) with 64 tasks again, the server and the child process pinned to cores.
-    let mut placed = Vec::new();
     for placement in Placement::ALL {
         eprintln!("throughput, 64 tasks, {}...", placement.name);
         server.flushall();
-        placed.push(throughput_placed(&server, placement, s));
+        ops.push((
+            format!("(a) 64 tasks, {}", placement.name),
+            throughput_placed(&server, placement, s),
+        ));
     }
 
     let mut p50 = Best::new(Better::Lower);
@@ -618,32 +624,12 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
             pipe.add(client, all.map(|v| millis(percentile(v, 0.50))));
         }
     }
-    for (i, tasks) in TASKS.into_iter().enumerate() {
-        let mut row = report.row(
-            format!("(a) {tasks} tasks SET/GET 16 B"),
-            "ops/s",
-            Better::Higher,
-        );
-        for (k, client) in Client::ALL.into_iter().enumerate() {
-            row.set(client.into(), ops[i].clone().map(|m| m[k]));
-        }
-        let ceiling = ops[i].clone().map(|m| m[Client::ALL.len()]);
-        row.set(Column::RedisBenchmark, ceiling);
-        report.push(row);
-    }
-    for (placement, ops) in Placement::ALL.into_iter().zip(&placed) {
-        let mut row = report.row(
-            format!("(a) 64 tasks, {}", placement.name),
-            "ops/s",
-            Better::Higher,
-        );
+    for (name, ops) in ops {
+        let mut row = report.row(name, "ops/s", Better::Higher);
         for (k, client) in Client::ALL.into_iter().enumerate() {
             row.set(client.into(), ops.clone().map(|m| m[k]));
         }
-        row.set(
-            Column::RedisBenchmark,
-            ops.clone().map(|m| m[Client::ALL.len()]),
-        );
+        row.set(Column::RedisBenchmark, ops.map(|m| m[Client::ALL.len()]));
         report.push(row);
     }
     for (i, tasks) in TASKS.into_iter().enumerate() {
