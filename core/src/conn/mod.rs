@@ -178,8 +178,9 @@ impl From<Cmd> for Request {
 /// which allocates nothing), or shared once handed out whole in a `Transmit`.
 #[derive(Debug)]
 pub(crate) enum Encoded {
-    /// The buffer and where the encoding starts in it.
-    Owned(BytesMut, usize),
+    /// The buffer (given back for the next command when the request is done) and where the
+    /// encoding starts in it.
+    Owned(spare::Pooled, usize),
     Shared(Bytes),
 }
 
@@ -197,22 +198,13 @@ impl Clone for Encoded {
     }
 }
 
-/// An answered request's buffer goes back for the next command.
-impl Drop for Encoded {
-    fn drop(&mut self) {
-        if let Encoded::Owned(b, _) = self {
-            spare::give(std::mem::take(b));
-        }
-    }
-}
-
 impl Encoded {
     /// `len` bytes written by `write`, into a recycled command buffer when of ordinary size.
     fn written(len: usize, write: impl FnOnce(&mut BytesMut)) -> Encoded {
         let mut buf = if len <= spare::MAX_CAPACITY {
-            spare::take()
+            spare::Pooled::take()
         } else {
-            BytesMut::new()
+            spare::Pooled::default()
         };
         buf.reserve(len);
         write(&mut buf);
@@ -229,7 +221,7 @@ impl Encoded {
     /// The bytes as a shared buffer for a `Transmit`; the request keeps them for a retry.
     fn share(&mut self) -> Bytes {
         if let Encoded::Owned(b, start) = self {
-            let mut bytes = std::mem::take(b).freeze();
+            let mut bytes = std::mem::take(&mut **b).freeze();
             bytes::Buf::advance(&mut bytes, *start);
             *self = Encoded::Shared(bytes);
         }

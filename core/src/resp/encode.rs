@@ -25,8 +25,9 @@ use super::Value;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Cmd {
-    /// `HEAD_ROOM` bytes kept free for the header, then the encoded arguments.
-    args: BytesMut,
+    /// `HEAD_ROOM` bytes kept free for the header, then the encoded arguments. A command
+    /// dropped unsent gives the buffer back for the next one.
+    args: spare::Pooled,
     argc: usize,
 }
 
@@ -46,7 +47,7 @@ pub fn cmd(name: &str) -> Cmd {
 impl Cmd {
     /// An empty command (no name yet).
     pub fn new() -> Cmd {
-        let mut args = spare::take();
+        let mut args = spare::Pooled::take();
         args.put_bytes(0, HEAD_ROOM);
         Cmd { args, argc: 0 }
     }
@@ -121,7 +122,7 @@ impl Cmd {
     /// ```
     pub fn into_bytes(self) -> Bytes {
         let (buf, start) = self.into_encoding();
-        let mut bytes = buf.freeze();
+        let mut bytes = buf.into_inner().freeze();
         bytes.advance(start);
         bytes
     }
@@ -129,22 +130,25 @@ impl Cmd {
     /// [`Cmd::into_bytes`], still mutable (freezing a buffer with spare capacity allocates
     /// a small reference count): the buffer and where in it the encoding starts. The
     /// start is not advanced to, so the buffer can be reused whole for another command.
-    pub(crate) fn into_encoding(mut self) -> (BytesMut, usize) {
+    /// The buffer is moved out as it is (nothing is left behind to drop).
+    pub(crate) fn into_encoding(self) -> (spare::Pooled, usize) {
+        let Cmd {
+            args: mut buf,
+            argc,
+        } = self;
+        if argc < 10 {
+            // The common case, as one store of known size.
+            let start = HEAD_ROOM - 4;
+            buf[start..HEAD_ROOM].copy_from_slice(&[b'*', b'0' + argc as u8, b'\r', b'\n']);
+            return (buf, start);
+        }
         let mut digits = [0u8; 20];
-        let argc = format_u64(self.argc as u64, &mut digits);
+        let argc = format_u64(argc as u64, &mut digits);
         let start = HEAD_ROOM - (1 + argc.len() + 2);
-        let mut buf = std::mem::take(&mut self.args);
         buf[start] = b'*';
         buf[start + 1..HEAD_ROOM - 2].copy_from_slice(argc);
         buf[HEAD_ROOM - 2..HEAD_ROOM].copy_from_slice(b"\r\n");
         (buf, start)
-    }
-}
-
-/// A command dropped unsent gives its buffer back for the next one.
-impl Drop for Cmd {
-    fn drop(&mut self) {
-        spare::give(std::mem::take(&mut self.args));
     }
 }
 
@@ -161,10 +165,49 @@ impl Drop for Cmd {
 /// steady state.
 pub(crate) mod spare {
     use std::cell::RefCell;
+    use std::ops::{Deref, DerefMut};
 
     use bytes::BytesMut;
 
     use super::INITIAL_CAPACITY;
+
+    /// A command buffer that goes back to the list when dropped ([`give`]). Held by a
+    /// command, then by the request it becomes, it moves from one to the other as it is.
+    #[derive(Debug, Default, Clone, PartialEq, Eq)]
+    pub(crate) struct Pooled(BytesMut);
+
+    impl Pooled {
+        /// [`take`], wrapped.
+        #[inline]
+        pub(crate) fn take() -> Pooled {
+            Pooled(take())
+        }
+
+        /// The buffer, no longer to be given back.
+        pub(crate) fn into_inner(mut self) -> BytesMut {
+            std::mem::take(&mut self.0)
+        }
+    }
+
+    impl Drop for Pooled {
+        #[inline]
+        fn drop(&mut self) {
+            give(std::mem::take(&mut self.0));
+        }
+    }
+
+    impl Deref for Pooled {
+        type Target = BytesMut;
+        fn deref(&self) -> &BytesMut {
+            &self.0
+        }
+    }
+
+    impl DerefMut for Pooled {
+        fn deref_mut(&mut self) -> &mut BytesMut {
+            &mut self.0
+        }
+    }
 
     /// Capacity kept per thread, in bytes, all buffers together.
     pub(crate) const MAX_BYTES: usize = 256 * 1024;
@@ -552,7 +595,7 @@ mod tests {
             b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
         );
         let ptr = first.as_ptr();
-        spare::give(first);
+        drop(first);
         assert_eq!(spare::len(), 1);
         let second = cmd("GET").arg("k");
         assert_eq!(spare::len(), 0);
