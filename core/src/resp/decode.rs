@@ -328,7 +328,7 @@ impl Decoder {
                 };
                 string_value(simple, payload)
             }
-            other => other.value(),
+            Simple::Scalar(scalar) => scalar.value(),
         };
         self.pos += len;
         self.frame_bytes += len;
@@ -487,7 +487,7 @@ impl Decoder {
         // to the per-element path, which reports it.
         .min(limits.max_frame_elements.saturating_sub(*frame_elements));
         let data = &buf[*pos..];
-        let mut run = [Simple::Null; MAX_RUN];
+        let mut run = [Simple::Scalar(Scalar::Null); MAX_RUN];
         let mut k = 0;
         let mut off = 0;
         let mut slices = false;
@@ -547,7 +547,7 @@ impl Decoder {
                 };
                 string_value(simple, s)
             }
-            other => other.value(),
+            Simple::Scalar(scalar) => scalar.value(),
         });
         let top = stack.last_mut()?;
         match top {
@@ -1365,26 +1365,28 @@ fn simple_decimal(s: &[u8]) -> Option<f64> {
 #[derive(Clone, Copy)]
 enum Simple {
     /// The `n` bytes at `at`: a `+` line (`simple`) or a bulk string.
-    Str {
-        at: usize,
-        n: usize,
-        simple: bool,
-    },
+    Str { at: usize, n: usize, simple: bool },
+    /// An element that holds no string.
+    Scalar(Scalar),
+}
+
+/// An integer, a double, a boolean or a null.
+#[derive(Clone, Copy)]
+enum Scalar {
     Int(i64),
     Double(f64),
     Bool(bool),
     Null,
 }
 
-impl Simple {
-    /// The value of an element that holds no string.
+impl Scalar {
     #[inline(always)]
     fn value(self) -> Value {
         match self {
-            Simple::Int(n) => Value::Integer(n),
-            Simple::Double(x) => Value::Double(x),
-            Simple::Bool(b) => Value::Boolean(b),
-            Simple::Null | Simple::Str { .. } => Value::Null,
+            Scalar::Int(n) => Value::Integer(n),
+            Scalar::Double(x) => Value::Double(x),
+            Scalar::Bool(b) => Value::Boolean(b),
+            Scalar::Null => Value::Null,
         }
     }
 }
@@ -1435,14 +1437,17 @@ fn simple_element(d: &[u8], limits: &Limits) -> Option<(Simple, usize)> {
             }
             // At most 18 digits: no overflow either way.
             let n = n as i64;
-            (Simple::Int(if neg { -n } else { n }), cr + 2)
+            (
+                Simple::Scalar(Scalar::Int(if neg { -n } else { n })),
+                cr + 2,
+            )
         }
         b'#' if d.get(2..4)? == b"\r\n" => match d[1] {
-            b't' => (Simple::Bool(true), 4),
-            b'f' => (Simple::Bool(false), 4),
+            b't' => (Simple::Scalar(Scalar::Bool(true)), 4),
+            b'f' => (Simple::Scalar(Scalar::Bool(false)), 4),
             _ => return None,
         },
-        b'_' if d.get(1..3)? == b"\r\n" => (Simple::Null, 3),
+        b'_' if d.get(1..3)? == b"\r\n" => (Simple::Scalar(Scalar::Null), 3),
         ty @ (b'+' | b',') => {
             // Short lines only: a plain loop beats a vectorised search there.
             let lf = d.iter().take(40).position(|&b| b == b'\n')?;
@@ -1451,7 +1456,7 @@ fn simple_element(d: &[u8], limits: &Limits) -> Option<(Simple, usize)> {
             }
             let line = &d[1..lf - 1];
             if ty == b',' {
-                (Simple::Double(parse_double(line)?), lf + 1)
+                (Simple::Scalar(Scalar::Double(parse_double(line)?)), lf + 1)
             } else {
                 let n = line.len();
                 (
