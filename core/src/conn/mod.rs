@@ -723,7 +723,7 @@ impl Connection {
         let id = self.alloc_id();
         let start = self.write_offset();
         self.wbuf.extend_from_slice(PING);
-        self.push_slot(id, Waiter::Ping, 1, start, now);
+        self.push_slot(id, Waiter::Ping, 1, start);
         self.ping_deadline = Some(now + self.config.health_check_timeout);
     }
 
@@ -755,10 +755,11 @@ impl Connection {
         self.handed + self.wbuf.len() as u64
     }
 
-    /// Records a unit written to the write buffer from offset `start`.
-    fn push_slot(&mut self, id: RequestId, waiter: Waiter, replies: u32, start: u64, now: Instant) {
+    /// Records a unit written to the write buffer from offset `start` (now: its reply is
+    /// awaited from the latest time given).
+    fn push_slot(&mut self, id: RequestId, waiter: Waiter, replies: u32, start: u64) {
         if self.in_flight.is_empty() {
-            self.awaiting_since = Some(now);
+            self.awaiting_since = Some(self.now);
         }
         let pubsub = matches!(&waiter, Waiter::Request(e) if e.pubsub);
         self.in_flight.push_back(Slot {
@@ -799,8 +800,7 @@ impl Connection {
             self.wbuf.extend_from_slice(entry.bytes.as_slice());
         }
         let (id, replies) = (entry.id, entry.replies);
-        let now = self.now;
-        self.push_slot(id, Waiter::Request(entry), replies, start, now);
+        self.push_slot(id, Waiter::Request(entry), replies, start);
     }
 
     /// Queues a `Transmit` of the write buffer's contents, if any.
