@@ -215,12 +215,14 @@ impl Client {
     /// The request is queued when `send` is called, not when the future is first polled, so
     /// several `send`s followed by a join are pipelined in call order. Dropping the future does
     /// not cancel the request: it is still written and answered, the answer is just not read.
+    #[inline]
     pub fn send(&self, cmd: &Cmd) -> Reply<Value> {
         self.submit(Request::single(cmd), convert_value)
     }
 
     /// [`Client::send`], taking the command by value: its buffer is written as it is, without
     /// the copy (and allocation) that keeping a borrowed command usable costs.
+    #[inline]
     pub fn send_owned(&self, cmd: Cmd) -> Reply<Value> {
         self.submit(Request::from(cmd), convert_value)
     }

@@ -224,6 +224,7 @@ impl Shared {
 
     /// Queues a request with a reply slot taken for it (under the same lock), or gives the
     /// reason if the driver ended.
+    #[inline]
     pub(crate) fn push_request(&self, request: Request) -> Result<SlotId, Ended> {
         let (id, waker) = {
             let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -261,6 +262,7 @@ impl Shared {
     /// What slot `id` holds for the reply future that owns it: its answer (the slot is then
     /// freed), or `Pending` after registering the future's waker. A driver that stopped
     /// without answering gives [`Error::DriverStopped`](crate::Error::DriverStopped).
+    #[inline]
     pub(crate) fn poll_reply(
         &self,
         id: SlotId,
@@ -409,6 +411,7 @@ pub(crate) struct Answering<'a> {
 impl Answering<'_> {
     /// Puts `answer` in slot `id` (unless the slot was freed since) and gathers the waker of
     /// the task awaiting it.
+    #[inline]
     pub(crate) fn put(&mut self, id: SlotId, answer: Answer, wakers: &mut Vec<Waker>) {
         let q = &mut *self.queue;
         let Some(slot) = q.slot(id) else { return };

@@ -84,6 +84,7 @@ impl Request {
 
     /// How a single command is answered: whether it is a subscribe-family command, how many
     /// replies answer it, and its default options.
+    #[inline]
     fn shape(cmd: &Cmd) -> (Option<PubSubCommand>, u32, RequestOptions) {
         let pubsub = pubsub::command_of(cmd);
         let (replies, options) = match pubsub {
@@ -104,6 +105,7 @@ impl Request {
     }
 
     /// A single command written as `bytes`, shaped by [`Request::shape`].
+    #[inline]
     fn one(
         bytes: Encoded,
         (pubsub, replies, options): (Option<PubSubCommand>, u32, RequestOptions),
@@ -168,6 +170,7 @@ impl Request {
 
 impl From<Cmd> for Request {
     /// [`Request::single`], taking over the command's buffer instead of copying it.
+    #[inline]
     fn from(cmd: Cmd) -> Request {
         let shape = Request::shape(&cmd);
         Request::one(cmd.into(), shape)
@@ -211,6 +214,7 @@ impl Encoded {
         Encoded::Owned(buf, 0)
     }
 
+    #[inline]
     pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
             Encoded::Owned(b, start) => &b[*start..],
@@ -233,6 +237,7 @@ impl Encoded {
 }
 
 impl From<Cmd> for Encoded {
+    #[inline]
     fn from(cmd: Cmd) -> Encoded {
         let (buf, start) = cmd.into_encoding();
         Encoded::Owned(buf, start)
@@ -488,6 +493,7 @@ impl Connection {
 
     /// Submits a request; its answer comes as exactly one [`Output::Reply`], possibly at
     /// once (`QueueFull`, `NotConnected`, `Closed`, `Failed`).
+    #[inline]
     pub fn submit(&mut self, mut request: Request, now: Instant) -> RequestId {
         let now = self.advance(now);
         let id = self.alloc_id();
@@ -550,6 +556,7 @@ impl Connection {
     /// The next thing to do, until `None`. Call it after every input and submission.
     ///
     /// All requests submitted since the last call are written in one [`Output::Transmit`].
+    #[inline]
     pub fn poll_output(&mut self) -> Option<Output> {
         if let Some(out) = self.outputs.pop_front() {
             return Some(out);

@@ -40,12 +40,14 @@ const HEAD_ROOM: usize = 1 + 20 + 2;
 const INITIAL_CAPACITY: usize = 112;
 
 /// Starts a command with its name.
+#[inline]
 pub fn cmd(name: &str) -> Cmd {
     Cmd::new().arg(name)
 }
 
 impl Cmd {
     /// An empty command (no name yet).
+    #[inline]
     pub fn new() -> Cmd {
         let mut args = spare::Pooled::take();
         args.put_bytes(0, HEAD_ROOM);
@@ -131,6 +133,7 @@ impl Cmd {
     /// a small reference count): the buffer and where in it the encoding starts. The
     /// start is not advanced to, so the buffer can be reused whole for another command.
     /// The buffer is moved out as it is (nothing is left behind to drop).
+    #[inline]
     pub(crate) fn into_encoding(self) -> (spare::Pooled, usize) {
         let Cmd {
             args: mut buf,
