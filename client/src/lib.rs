@@ -320,7 +320,7 @@ pub struct Reply<T> {
 
 enum ReplyState {
     /// Owns this reply slot until the answer is read (or the future dropped); `None` once
-    /// the slot was freed.
+    /// the answer was read (the slot is then freed).
     Waiting(Option<Arc<Shared>>, SlotId),
     Done(Option<Error>),
 }
@@ -347,14 +347,15 @@ impl<T> Future for Reply<T> {
         match &mut this.state {
             ReplyState::Waiting(shared, slot) => {
                 let Some(s) = shared else {
-                    return Poll::Ready(Err(Error::DriverStopped));
+                    panic!("Reply polled after completion");
                 };
                 match s.poll_reply(*slot, cx) {
                     Poll::Pending => Poll::Pending,
                     Poll::Ready(answer) => {
-                        // `poll_reply` freed the slot: it must not be abandoned as well.
+                        // `poll_reply` freed the slot: it must not be abandoned as well,
+                        // and `None` marks the future as complete (the state is not
+                        // replaced: that would run its drop glue on every answer).
                         *shared = None;
-                        this.state = ReplyState::Done(None);
                         Poll::Ready(answer.and_then(this.convert))
                     }
                 }

@@ -93,6 +93,7 @@ struct Queue {
 }
 
 impl Queue {
+    #[inline]
     fn take_slot(&mut self) -> SlotId {
         let index = match self.free.pop() {
             Some(index) => index,
@@ -114,6 +115,7 @@ impl Queue {
     }
 
     /// The slot `id` names, unless it was freed since.
+    #[inline]
     fn slot(&mut self, id: SlotId) -> Option<&mut Slot> {
         self.slots
             .get_mut(id.index as usize)
