@@ -201,12 +201,14 @@ pub(crate) mod spare {
 
     impl Deref for Pooled {
         type Target = BytesMut;
+        #[inline]
         fn deref(&self) -> &BytesMut {
             &self.0
         }
     }
 
     impl DerefMut for Pooled {
+        #[inline]
         fn deref_mut(&mut self) -> &mut BytesMut {
             &mut self.0
         }
