@@ -558,6 +558,63 @@ mod tests {
         send_sync::<Subscriber>();
     }
 
+    fn noop_waker() -> std::task::Waker {
+        struct Noop;
+        impl std::task::Wake for Noop {
+            fn wake(self: Arc<Self>) {}
+        }
+        std::task::Waker::from(Arc::new(Noop))
+    }
+
+    /// A reply future for `slot`, as `Client::send` makes it.
+    fn reply_in(shared: &Arc<Shared>, slot: SlotId) -> Reply<Value> {
+        Reply {
+            state: ReplyState::Waiting(Some(shared.clone()), slot),
+            convert: convert_value,
+            _t: PhantomData,
+        }
+    }
+
+    /// A reply future gives its slot back with its answer: the slot then serves the next
+    /// request, and dropping the answered future does not disturb that request.
+    #[test]
+    fn an_answered_reply_lets_go_of_its_slot() {
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let shared = Arc::new(Shared::new());
+        let ping = || Request::single(&cmd("PING"));
+        let first = shared.push_request(ping()).unwrap();
+        let mut reply = reply_in(&shared, first);
+        assert!(Pin::new(&mut reply).poll(&mut cx).is_pending());
+        shared.answer(&mut vec![(first, Ok(Value::Integer(1)))], &mut Vec::new());
+        assert_eq!(
+            Pin::new(&mut reply).poll(&mut cx),
+            Poll::Ready(Ok(Value::Integer(1)))
+        );
+        let second = shared.push_request(ping()).unwrap();
+        drop(reply);
+        shared.answer(&mut vec![(second, Ok(Value::Integer(2)))], &mut Vec::new());
+        assert_eq!(
+            shared.poll_reply(second, &mut cx),
+            Poll::Ready(Ok(Value::Integer(2)))
+        );
+    }
+
+    /// Polling a reply future again after its answer is a bug of the caller's, reported as
+    /// such rather than answered with an error that would look like the driver's.
+    #[test]
+    #[should_panic(expected = "Reply polled after completion")]
+    fn a_reply_polled_after_its_answer_panics() {
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let shared = Arc::new(Shared::new());
+        let slot = shared.push_request(Request::single(&cmd("PING"))).unwrap();
+        let mut reply = reply_in(&shared, slot);
+        shared.answer(&mut vec![(slot, Ok(Value::Integer(1)))], &mut Vec::new());
+        assert!(Pin::new(&mut reply).poll(&mut cx).is_ready());
+        let _ = Pin::new(&mut reply).poll(&mut cx);
+    }
+
     #[test]
     fn server_error_replies_become_typed_errors() {
         assert_eq!(convert_value(Value::Integer(1)), Ok(Value::Integer(1)));
