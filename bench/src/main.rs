@@ -13,6 +13,7 @@
 mod alloc_count;
 mod clients;
 mod corpus;
+mod cpu;
 mod decoders;
 mod report;
 mod server;
@@ -261,7 +262,9 @@ const SLICE_WARMUP: Duration = Duration::from_millis(50);
 /// Scenario (a) for every client and the ceiling, in slices that take turns: each client
 /// connected once in one runtime, then `slices` times each client's `tasks` tasks for `slice`
 /// (the first of each turn rotating) and `redis-benchmark -n requests`. Returns each one's
-/// median ops/s, the clients' in [`Client::ALL`] order, then the ceiling's.
+/// median ops/s, the clients' in [`Client::ALL`] order, then the ceiling's; then, in the same
+/// order, each one's median CPU time per operation in nanoseconds (of this process during a
+/// client's turn, of the redis-benchmark process for the ceiling).
 ///
 /// The machine's speed drifts by tens of percent within a second here: runs of a few seconds
 /// one client after the other compared whichever stretch each happened to get, and a
@@ -282,16 +285,23 @@ fn throughput_slices(
         }
         BenchResult::Ok(conns)
     })?;
-    let mut rates = vec![Vec::new(); conns.len() + 1];
+    let n = conns.len();
+    let mut rates = vec![Vec::new(); n + 1];
+    let mut cpu_ns = vec![Vec::new(); n + 1];
     for turn in 0..slices {
-        for k in 0..conns.len() {
-            let i = (turn + k) % conns.len();
+        for k in 0..n {
+            let i = (turn + k) % n;
             let t = rt.block_on(conns[i].throughput(tasks, SLICE_WARMUP, slice))?;
             rates[i].push(t.ops_per_sec);
+            cpu_ns[i].push(t.cpu_ns_per_op);
         }
-        rates[conns.len()].push(redis_benchmark(port, requests)?);
+        let before = cpu::children();
+        rates[n].push(redis_benchmark(port, requests)?);
+        // `-t set,get -n requests` makes `requests` of each.
+        let spent = cpu::children().saturating_sub(before);
+        cpu_ns[n].push(spent.as_nanos() as f64 / (2 * requests) as f64);
     }
-    Ok(rates.into_iter().map(median).collect())
+    Ok(rates.into_iter().chain(cpu_ns).map(median).collect())
 }
 
 /// Where a pinned run of (a) puts the server and the benchmark's child process (the clients
@@ -342,7 +352,7 @@ fn throughput_placed(
 }
 
 /// The `throughput-all` child (see [`throughput_slices`]), pinned to `cpus` when given: each
-/// client's median ops/s, then the ceiling's.
+/// client's median ops/s, then the ceiling's, then the same for CPU time per operation (ns).
 fn throughput_all(
     cpus: Option<&str>,
     port: u16,
@@ -361,7 +371,11 @@ fn throughput_all(
             &s.benchmark_requests.to_string(),
         ],
     )
-    .and_then(|f| (0..=Client::ALL.len()).map(|k| parse(&f, k)).collect())
+    .and_then(|f| {
+        (0..2 * (Client::ALL.len() + 1))
+            .map(|k| parse(&f, k))
+            .collect()
+    })
 }
 
 /// Pins every thread of process `pid` to `cpus` (a `taskset` list).
@@ -624,12 +638,23 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
             pipe.add(client, all.map(|v| millis(percentile(v, 0.50))));
         }
     }
-    for (name, ops) in ops {
-        let mut row = report.row(name, "ops/s", Better::Higher);
-        for (k, client) in Client::ALL.into_iter().enumerate() {
-            row.set(client.into(), ops.clone().map(|m| m[k]));
-        }
-        row.set(Column::RedisBenchmark, ops.map(|m| m[Client::ALL.len()]));
+    // Each run of (a) gives a row of ops/s and, after all of those, one of CPU time per op.
+    let width = Client::ALL.len() + 1;
+    let (mut rates, mut cpu_times) = (Vec::new(), Vec::new());
+    for (name, figures) in ops {
+        let row_at = |title: String, unit, better, offset: usize| {
+            let mut row = report.row(title, unit, better);
+            let columns = Client::ALL.into_iter().map(Column::from);
+            for (k, column) in columns.chain([Column::RedisBenchmark]).enumerate() {
+                row.set(column, figures.clone().map(|m| m[offset + k]));
+            }
+            row
+        };
+        let cpu_name = format!("{name}: CPU time per op");
+        cpu_times.push(row_at(cpu_name, "ns", Better::Lower, width));
+        rates.push(row_at(name, "ops/s", Better::Higher, 0));
+    }
+    for row in rates.into_iter().chain(cpu_times) {
         report.push(row);
     }
     for (i, tasks) in TASKS.into_iter().enumerate() {
@@ -809,7 +834,8 @@ fn spawn_child_on(cpus: Option<&str>, args: &[&str]) -> BenchResult<Vec<String>>
 /// - `throughput CLIENT PORT TASKS WARMUP_MS DURATION_MS`: one run of (a), printing ops/s, peak
 ///   RSS in KiB, allocations per op and the total operations done;
 /// - `throughput-all - PORT TASKS SLICE_MS TURNS REQUESTS`: (a) for every client and
-///   redis-benchmark in turns ([`throughput_slices`]), printing their median ops/s;
+///   redis-benchmark in turns ([`throughput_slices`]), printing their median ops/s, then their
+///   median CPU time per operation (ns);
 /// - `latency|big|pipeline CLIENT|all PORT SAMPLES`: (b), (c) or (d) ([`turns`]), printing
 ///   `client p50 p99` (µs) for (b) and `client median` (ms) for the others; `latency-all - PORT
 ///   SAMPLES` is `latency all PORT SAMPLES`;
@@ -854,7 +880,8 @@ fn child(args: &[String]) -> BenchResult<String> {
         }
         "throughput-all" => {
             // `throughput-all - PORT TASKS SLICE_MS SLICES REQUESTS`: scenario (a) for every
-            // client and redis-benchmark in turns; prints their median ops/s.
+            // client and redis-benchmark in turns; prints their median ops/s, then their
+            // median CPU time per operation (ns).
             let medians = throughput_slices(
                 port,
                 num(3)? as usize,

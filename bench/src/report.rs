@@ -174,7 +174,7 @@ impl Report {
         }
         out.push_str(
             "\n\"redwire vs X\" is how many times better redwire is than X: its rate divided by X's \
-             for MB/s and ops/s, X's time or memory divided by redwire's for µs, ms, MiB and KiB. \
+             for MB/s and ops/s, X's time or memory divided by redwire's for ns, µs, ms, MiB and KiB. \
              Above 1.00x redwire is faster (or smaller).\n",
         );
         if !notes.is_empty() {
@@ -236,7 +236,10 @@ pub fn document(table: &str, settings: &str) -> String {
            redis-benchmark) on one core, then on two. Left to the scheduler they share a core part of the \
            time, and the placement decides much of a turn's figure: on one core a round trip costs only CPU \
            time, so the clients' own work per operation counts most; on two it also costs two cross-core \
-           wake-ups, which cost every client alike;\n\
+           wake-ups, which cost every client alike. Each run of (a) also gives every client's CPU time \
+           (user and system, `getrusage`) per operation during its turns, of the whole process, and \
+           redis-benchmark's per request: with everything on one core, a turn's throughput is about one \
+           over the sum of the server's CPU time per operation and the client's;\n\
          - **memory**: peak resident set (VmHWM) of the process running (a) (one child process per client), and \
            the resident memory added per idle connected client;\n\
          - **recovery**: the server is killed with SIGKILL and restarted on the same port; the figure is the time \
@@ -267,7 +270,8 @@ pub fn document(table: &str, settings: &str) -> String {
            `valgrind --tool=callgrind` totals divide into instructions per operation, and `strace -c -f` \
            counts into syscalls per batch;\n\
          - `redwire-bench child throughput-all - PORT TASKS SLICE_MS TURNS REQUESTS`: scenario (a) for every \
-           client and redis-benchmark (`-n REQUESTS`) in turns, as in the table: prints their median ops/s;\n\
+           client and redis-benchmark (`-n REQUESTS`) in turns, as in the table: prints their median ops/s, \
+           then their median CPU time per operation (ns);\n\
          - `redwire-bench child latency redwire|redis-rs|fred PORT SAMPLES`, or `child latency-all - PORT \
            SAMPLES` for every client taking turns: scenario (b), printing p50 and p99 (µs);\n\
          - `redwire-bench child big|pipeline redwire|redis-rs|fred PORT ROUNDS`: scenario (c) or (d) alone;\n\

@@ -86,6 +86,8 @@ pub struct Throughput {
     pub allocs_per_op: f64,
     /// Every operation of the run, warm-up included (to divide a profiler's totals by).
     pub total_ops: u64,
+    /// CPU time of the whole process (user and system) per operation, in nanoseconds.
+    pub cpu_ns_per_op: f64,
 }
 
 /// Operations per second, measured after a warm-up, over `duration`.
@@ -104,16 +106,18 @@ where
         .map(|i| tokio::spawn(make(i, workers.clone())))
         .collect();
     tokio::time::sleep(warmup).await;
-    let (ops0, t0, a0) = (
+    let (ops0, t0, a0, cpu0) = (
         workers.ops.load(Ordering::Relaxed),
         Instant::now(),
         allocations(),
+        crate::cpu::process(),
     );
     tokio::time::sleep(duration).await;
-    let (ops1, t1, a1) = (
+    let (ops1, t1, a1, cpu1) = (
         workers.ops.load(Ordering::Relaxed),
         Instant::now(),
         allocations(),
+        crate::cpu::process(),
     );
     workers.stop.store(true, Ordering::Relaxed);
     for h in handles {
@@ -127,6 +131,7 @@ where
         ops_per_sec: ops / (t1 - t0).as_secs_f64(),
         allocs_per_op: (a1 - a0) as f64 / ops,
         total_ops: workers.ops.load(Ordering::Relaxed),
+        cpu_ns_per_op: cpu1.saturating_sub(cpu0).as_nanos() as f64 / ops,
     })
 }
 
