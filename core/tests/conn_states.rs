@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use conn_sim::*;
 use redwire_core::conn::{
-    CloseReason, Input, ProtocolVersion, Request, RequestError, RequestOptions, StateDetail,
-    StateKind, TimeoutKind, TRANSITIONS,
+    CloseReason, Input, ProtocolVersion, RequestError, RequestOptions, StateDetail, StateKind,
+    TimeoutKind, TRANSITIONS,
 };
 use redwire_core::resp::{ProtocolErrorKind, ServerErrorCode, Value};
 use StateKind::*;
@@ -281,19 +281,7 @@ fn draining_to_closed_when_the_connection_drops() {
 #[test]
 fn a_request_lost_before_its_write_buffer_was_taken_is_requeued() {
     let mut sim = connected(sim_config());
-    let token = sim.token();
-    let echo = redwire_core::resp::cmd("ECHO").arg(std::str::from_utf8(&token).unwrap());
-    let id = sim.conn.submit(Request::single(&echo), sim.now);
-    sim.expects.insert(
-        id,
-        Expect {
-            tokens: vec![token],
-            retry_safe: false,
-            answers: 0,
-            answer: None,
-        },
-    );
-    sim.order.push(id);
+    let id = sim.submit_undrained(1, PLAIN);
     sim.eof();
     assert_eq!(last(&sim).1, Reconnecting);
     assert!(

@@ -379,32 +379,12 @@ impl Sim {
         Bytes::from(format!("t{}", self.next_token))
     }
 
-    /// Submits `n` ECHO commands as one request (n == 1: a single command).
+    /// Submits `n` ECHO commands as one request (n == 1: a single command) and drains the
+    /// outputs, checking any immediate answer against the state the request met.
     pub fn submit(&mut self, n: usize, options: RequestOptions) -> RequestId {
-        let tokens: Vec<Bytes> = (0..n).map(|_| self.token()).collect();
-        let cmds: Vec<_> = tokens
-            .iter()
-            .map(|t| cmd("ECHO").arg(std::str::from_utf8(t).unwrap()))
-            .collect();
-        let request = if n == 1 {
-            Request::single(&cmds[0])
-        } else {
-            Request::batch(&cmds)
-        };
         let pending_before = self.conn.backlog();
         let state_before = self.conn.state();
-        let id = self.conn.submit(request.with_options(options), self.now);
-        assert!(!self.expects.contains_key(&id), "id {id:?} reused");
-        self.expects.insert(
-            id,
-            Expect {
-                tokens,
-                retry_safe: options.retry_safe,
-                answers: 0,
-                answer: None,
-            },
-        );
-        self.order.push(id);
+        let id = self.submit_undrained(n, options);
         let outs = self.drain();
         // Immediate rejections are consistent with the state the request met.
         for (rid, result) in outs {
@@ -434,6 +414,35 @@ impl Sim {
                 other => panic!("unexpected immediate answer {other:?} in {state_before:?}"),
             }
         }
+        id
+    }
+
+    /// Submits `n` ECHO commands as one request (n == 1: a single command) and records the
+    /// answer it must get, leaving the outputs undrained: the caller has not yet taken what
+    /// the submission wrote.
+    pub fn submit_undrained(&mut self, n: usize, options: RequestOptions) -> RequestId {
+        let tokens: Vec<Bytes> = (0..n).map(|_| self.token()).collect();
+        let cmds: Vec<_> = tokens
+            .iter()
+            .map(|t| cmd("ECHO").arg(std::str::from_utf8(t).unwrap()))
+            .collect();
+        let request = if n == 1 {
+            Request::single(&cmds[0])
+        } else {
+            Request::batch(&cmds)
+        };
+        let id = self.conn.submit(request.with_options(options), self.now);
+        assert!(!self.expects.contains_key(&id), "id {id:?} reused");
+        self.expects.insert(
+            id,
+            Expect {
+                tokens,
+                retry_safe: options.retry_safe,
+                answers: 0,
+                answer: None,
+            },
+        );
+        self.order.push(id);
         id
     }
 
