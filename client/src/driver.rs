@@ -408,7 +408,6 @@ impl Drop for Driver {
 }
 
 impl Io {
-    /// Feeds one input and carries out what it caused.
     /// Hands `input` to the connection at the current time and carries out what it causes.
     fn handle(&mut self, conn: &mut Connection, input: Input<'_>, clock: &mut Clock) {
         conn.handle_input(input, clock.now(&*self.runtime));

@@ -762,8 +762,8 @@ impl Connection {
         self.handed + self.wbuf.len() as u64
     }
 
-    /// Records a unit written to the write buffer from offset `start` (now: its reply is
-    /// awaited from the latest time given).
+    /// Records a unit written to the write buffer from offset `start`, awaiting its reply from
+    /// the latest time given.
     fn push_slot(&mut self, id: RequestId, waiter: Waiter, replies: u32, start: u64) {
         if self.in_flight.is_empty() {
             self.awaiting_since = Some(self.now);
