@@ -264,7 +264,8 @@ const SLICE_WARMUP: Duration = Duration::from_millis(50);
 /// (the first of each turn rotating) and `redis-benchmark -n requests`. Returns each one's
 /// median ops/s, the clients' in [`Client::ALL`] order, then the ceiling's; then, in the same
 /// order, each one's median CPU time per operation in nanoseconds (of this process during a
-/// client's turn, of the redis-benchmark process for the ceiling).
+/// client's turn, of the redis-benchmark process for the ceiling), then its user-space part.
+/// A ceiling turn's rate is redis-benchmark's requests over its time ([`redis_benchmark`]).
 ///
 /// The machine's speed drifts by tens of percent within a second here: runs of a few seconds
 /// one client after the other compared whichever stretch each happened to get, and a
@@ -288,20 +289,28 @@ fn throughput_slices(
     let n = conns.len();
     let mut rates = vec![Vec::new(); n + 1];
     let mut cpu_ns = vec![Vec::new(); n + 1];
+    let mut user_ns = vec![Vec::new(); n + 1];
     for turn in 0..slices {
         for k in 0..n {
             let i = (turn + k) % n;
             let t = rt.block_on(conns[i].throughput(tasks, SLICE_WARMUP, slice))?;
             rates[i].push(t.ops_per_sec);
             cpu_ns[i].push(t.cpu_ns_per_op);
+            user_ns[i].push(t.user_ns_per_op);
         }
         let before = cpu::children();
         rates[n].push(redis_benchmark(port, requests)?);
         // `-t set,get -n requests` makes `requests` of each.
-        let spent = cpu::children().saturating_sub(before);
-        cpu_ns[n].push(spent.as_nanos() as f64 / (2 * requests) as f64);
+        let (cpu, user) = cpu::children().per_op_since(before, (2 * requests) as f64);
+        cpu_ns[n].push(cpu);
+        user_ns[n].push(user);
     }
-    Ok(rates.into_iter().chain(cpu_ns).map(median).collect())
+    Ok(rates
+        .into_iter()
+        .chain(cpu_ns)
+        .chain(user_ns)
+        .map(median)
+        .collect())
 }
 
 /// Where a pinned run of (a) puts the server and the benchmark's child process (the clients
@@ -352,7 +361,8 @@ fn throughput_placed(
 }
 
 /// The `throughput-all` child (see [`throughput_slices`]), pinned to `cpus` when given: each
-/// client's median ops/s, then the ceiling's, then the same for CPU time per operation (ns).
+/// client's median ops/s, then the ceiling's, then the same for CPU time per operation (ns) and
+/// for its user-space part.
 fn throughput_all(
     cpus: Option<&str>,
     port: u16,
@@ -372,7 +382,7 @@ fn throughput_all(
         ],
     )
     .and_then(|f| {
-        (0..2 * (Client::ALL.len() + 1))
+        (0..3 * (Client::ALL.len() + 1))
             .map(|k| parse(&f, k))
             .collect()
     })
@@ -638,7 +648,8 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
             pipe.add(client, all.map(|v| millis(percentile(v, 0.50))));
         }
     }
-    // Each run of (a) gives a row of ops/s and, after all of those, one of CPU time per op.
+    // Each run of (a) gives a row of ops/s and, after all of those, two of CPU time per op (all
+    // of it, and user space alone).
     let width = Client::ALL.len() + 1;
     let (mut rates, mut cpu_times) = (Vec::new(), Vec::new());
     for (name, figures) in ops {
@@ -652,6 +663,8 @@ fn run(s: &Settings, out: Option<&str>) -> BenchResult<()> {
         };
         let cpu_name = format!("{name}: CPU time per op");
         cpu_times.push(row_at(cpu_name, "ns", Better::Lower, width));
+        let user_name = format!("{name}: of which user space");
+        cpu_times.push(row_at(user_name, "ns", Better::Lower, 2 * width));
         rates.push(row_at(name, "ops/s", Better::Higher, 0));
     }
     for row in rates.into_iter().chain(cpu_times) {
@@ -835,7 +848,7 @@ fn spawn_child_on(cpus: Option<&str>, args: &[&str]) -> BenchResult<Vec<String>>
 ///   RSS in KiB, allocations per op and the total operations done;
 /// - `throughput-all - PORT TASKS SLICE_MS TURNS REQUESTS`: (a) for every client and
 ///   redis-benchmark in turns ([`throughput_slices`]), printing their median ops/s, then their
-///   median CPU time per operation (ns);
+///   median CPU time per operation (ns), then its user-space part;
 /// - `latency|big|pipeline CLIENT|all PORT SAMPLES`: (b), (c) or (d) ([`turns`]), printing
 ///   `client p50 p99` (µs) for (b) and `client median` (ms) for the others; `latency-all - PORT
 ///   SAMPLES` is `latency all PORT SAMPLES`;
@@ -881,7 +894,7 @@ fn child(args: &[String]) -> BenchResult<String> {
         "throughput-all" => {
             // `throughput-all - PORT TASKS SLICE_MS SLICES REQUESTS`: scenario (a) for every
             // client and redis-benchmark in turns; prints their median ops/s, then their
-            // median CPU time per operation (ns).
+            // median CPU time per operation (ns), then its user-space part.
             let medians = throughput_slices(
                 port,
                 num(3)? as usize,
@@ -972,8 +985,8 @@ fn proc_status_kib(field: &str) -> BenchResult<f64> {
         .ok_or_else(|| format!("no {field} in /proc/self/status"))
 }
 
-/// `redis-benchmark -c 1 -P 64 -t set,get`: the mean of its SET and GET rates,
-/// the most one connection can carry on this server.
+/// `redis-benchmark -c 1 -P 64 -t set,get`: the rate of its whole run (SETs and GETs over the
+/// time of both), the most one connection can carry on this server.
 fn redis_benchmark(port: u16, requests: usize) -> BenchResult<f64> {
     let output = Command::new("redis-benchmark")
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
@@ -990,7 +1003,9 @@ fn redis_benchmark(port: u16, requests: usize) -> BenchResult<f64> {
     if rates.len() != 2 {
         return Err(format!("unexpected redis-benchmark output: {text:?}"));
     }
-    Ok(rates.iter().sum::<f64>() / 2.0)
+    // As many SETs as GETs: the rate of the whole run is requests over the time of both,
+    // the harmonic mean of the two rates (their plain mean would overstate it).
+    Ok(2.0 / (1.0 / rates[0] + 1.0 / rates[1]))
 }
 
 #[cfg(test)]

@@ -231,15 +231,17 @@ pub fn document(table: &str, settings: &str) -> String {
            doing sequential `GET`s, each timed, with the three clients connected in the same runtime and \
            taking turns request by request, so a stall of the machine delays each client's requests alike; (c) `SET` then `GET` of a 1 MiB value; (d) one explicit pipeline of \
            10,000 commands (alternating `SET`/`GET`) with all replies collected. The ceiling is \
-           `redis-benchmark -c 1 -P 64 -t set,get` against the same server (mean of its SET and GET rates). \
+           `redis-benchmark -c 1 -P 64 -t set,get` against the same server (its requests over the time of both tests: the harmonic mean of its SET and \
+           GET rates). \
            (a) with 64 tasks is also run pinned with `taskset`: the server and the clients (and \
            redis-benchmark) on one core, then on two. Left to the scheduler they share a core part of the \
            time, and the placement decides much of a turn's figure: on one core a round trip costs only CPU \
            time, so the clients' own work per operation counts most; on two it also costs two cross-core \
            wake-ups, which cost every client alike. Each run of (a) also gives every client's CPU time \
            (user and system, `getrusage`) per operation during its turns, of the whole process, and \
-           redis-benchmark's per request: with everything on one core, a turn's throughput is about one \
-           over the sum of the server's CPU time per operation and the client's;\n\
+           redis-benchmark's per request, then the user-space part alone: with everything on one core, a \
+           turn's throughput is about one over the sum of the server's CPU time per operation and the \
+           client's;\n\
          - **memory**: peak resident set (VmHWM) of the process running (a) (one child process per client), and \
            the resident memory added per idle connected client;\n\
          - **recovery**: the server is killed with SIGKILL and restarted on the same port; the figure is the time \

@@ -88,6 +88,8 @@ pub struct Throughput {
     pub total_ops: u64,
     /// CPU time of the whole process (user and system) per operation, in nanoseconds.
     pub cpu_ns_per_op: f64,
+    /// The user-space part of `cpu_ns_per_op`.
+    pub user_ns_per_op: f64,
 }
 
 /// Operations per second, measured after a warm-up, over `duration`.
@@ -127,11 +129,13 @@ where
         return Err("no operation completed".into());
     }
     let ops = (ops1 - ops0) as f64;
+    let (cpu_ns_per_op, user_ns_per_op) = cpu1.per_op_since(cpu0, ops);
     Ok(Throughput {
         ops_per_sec: ops / (t1 - t0).as_secs_f64(),
         allocs_per_op: (a1 - a0) as f64 / ops,
         total_ops: workers.ops.load(Ordering::Relaxed),
-        cpu_ns_per_op: cpu1.saturating_sub(cpu0).as_nanos() as f64 / ops,
+        cpu_ns_per_op,
+        user_ns_per_op,
     })
 }
 
