@@ -183,3 +183,40 @@ fn moved_command_encodes_like_a_copied_one() {
     let c = cmd("SET").arg("k").arg(&big[..]);
     assert_eq!(c.to_bytes(), c.clone().into_bytes());
 }
+
+/// The bulk string of `data`, written the plain way.
+fn bulk(data: &[u8]) -> Vec<u8> {
+    let mut out = format!("${}\r\n", data.len()).into_bytes();
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Every argument length around the short-argument path's limits (each byte distinct, so a
+/// byte copied to the wrong place shows), as a command's name and as a later argument,
+/// appended to buffers of every fill level up to their capacity.
+#[test]
+fn arguments_of_every_short_length_encode_exactly() {
+    for n in 0..=80usize {
+        let data: Vec<u8> = (0..n).map(|i| b'A' + (i % 50) as u8).collect();
+        let name = String::from_utf8(data.clone()).unwrap();
+        let mut expected = b"*2\r\n".to_vec();
+        expected.extend(bulk(&data));
+        expected.extend(bulk(&data));
+        let c = cmd(&name).arg(&data[..]);
+        assert_eq!(c.to_bytes(), expected, "{n} bytes");
+        assert_eq!(c.encoded_len(), expected.len(), "{n} bytes");
+        assert_eq!(c.into_bytes(), expected, "{n} bytes");
+        for fill in 0..=130usize {
+            let mut out = BytesMut::with_capacity(128);
+            out.extend_from_slice(&vec![b'x'; fill]);
+            data[..].write_arg(&mut out);
+            assert_eq!(
+                &out[..fill],
+                &vec![b'x'; fill][..],
+                "{n} bytes after {fill}"
+            );
+            assert_eq!(&out[fill..], &bulk(&data)[..], "{n} bytes after {fill}");
+        }
+    }
+}

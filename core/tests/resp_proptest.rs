@@ -433,3 +433,24 @@ proptest! {
         prop_assert_eq!(frames, vec![expected, Value::Integer(7)]);
     }
 }
+
+proptest! {
+    /// A command of arbitrary arguments encodes as a RESP array of their bulk strings, moved
+    /// or copied.
+    #[test]
+    fn commands_encode_as_arrays_of_bulk_strings(
+        name in "[A-Za-z]{0,40}",
+        args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..70), 0..12),
+    ) {
+        let mut expected = format!("*{}\r\n${}\r\n{}\r\n", args.len() + 1, name.len(), name).into_bytes();
+        let mut c = redwire_core::resp::cmd(&name);
+        for a in &args {
+            expected.extend(format!("${}\r\n", a.len()).into_bytes());
+            expected.extend_from_slice(a);
+            expected.extend_from_slice(b"\r\n");
+            c.push_arg(&a[..]);
+        }
+        prop_assert_eq!(&c.to_bytes()[..], &expected[..]);
+        prop_assert_eq!(&c.into_bytes()[..], &expected[..]);
+    }
+}

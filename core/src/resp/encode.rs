@@ -42,7 +42,15 @@ const INITIAL_CAPACITY: usize = 112;
 /// Starts a command with its name.
 #[inline]
 pub fn cmd(name: &str) -> Cmd {
-    Cmd::new().arg(name)
+    let name = name.as_bytes();
+    if name.len() <= SHORT {
+        // The room for the header and the name in one append.
+        let mut args = spare::Pooled::take();
+        write_short_bulk::<HEAD_ROOM, { HEAD_ROOM + SHORT + 8 }>(&mut args, name);
+        Cmd { args, argc: 1 }
+    } else {
+        Cmd::new().arg(name)
+    }
 }
 
 impl Cmd {
@@ -302,28 +310,84 @@ pub trait ToArg {
 /// Writes one bulk string.
 #[inline]
 pub(crate) fn write_bulk(out: &mut BytesMut, data: &[u8]) {
-    // The header `$<len>\r\n` is appended at once, and for the common
-    // lengths with a constant size: a copy of known length is a store or two,
-    // one of variable length a call to `memcpy`.
+    if data.len() <= SHORT {
+        write_short_bulk::<0, { SHORT + 8 }>(out, data)
+    } else {
+        write_long_bulk(out, data)
+    }
+}
+
+/// Arguments of at most this many bytes are written by [`write_short_bulk`].
+const SHORT: usize = 32;
+
+/// Writes `PRE` zero bytes (`0` or [`HEAD_ROOM`]), then one bulk string of at most [`SHORT`]
+/// bytes, with a single capacity check and no call to `memcpy`: the whole bulk string is
+/// assembled in a stack array (the argument by two overlapping copies of constant size, as
+/// `memcpy` itself does for short lengths), appended as a copy of constant size, and the
+/// bytes past its end cut off again. `N` is `PRE + SHORT + 8`: room for `$<2 digits>\r\n`,
+/// the argument and `\r\n`, plus the one byte by which a one-digit header starts later.
+#[inline]
+fn write_short_bulk<const PRE: usize, const N: usize>(out: &mut BytesMut, data: &[u8]) {
     let n = data.len();
-    out.reserve(1 + 20 + 2 + n + 2);
-    if n < 10 {
-        out.extend_from_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
-    } else if n < 100 {
-        out.extend_from_slice(&[
+    debug_assert!(n <= SHORT && N == PRE + SHORT + 8);
+    // The argument starts at `at`, its header ends there and starts at `PRE + 1` (one
+    // digit) or `PRE` (two): the array is appended from `PRE + 1` or from 0, so the
+    // header comes right after the `PRE` zeros.
+    let at = PRE + 5;
+    let mut tmp = [0u8; N];
+    let start = if n < 10 {
+        tmp[at - 4..at].copy_from_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
+        1
+    } else {
+        tmp[at - 5..at].copy_from_slice(&[
             b'$',
             b'0' + (n / 10) as u8,
             b'0' + (n % 10) as u8,
             b'\r',
             b'\n',
         ]);
-    } else {
-        let mut digits = [0u8; 20];
-        let len = format_u64(n as u64, &mut digits);
-        out.extend_from_slice(b"$");
-        out.extend_from_slice(len);
-        out.extend_from_slice(b"\r\n");
+        0
+    };
+    let dst: &mut [u8; SHORT] = (&mut tmp[at..at + SHORT])
+        .try_into()
+        .expect("N is long enough");
+    copy_short(dst, data);
+    tmp[at + n..at + n + 2].copy_from_slice(b"\r\n");
+    let len = out.len();
+    out.extend_from_slice(&tmp[start..start + N - 1]);
+    out.truncate(len + at + n + 2 - start);
+}
+
+/// Copies `src` (at most [`SHORT`] bytes) to the start of `dst` with copies of constant
+/// size (the last ones overlapping the first), so no call to `memcpy`.
+#[inline(always)]
+fn copy_short(dst: &mut [u8; SHORT], src: &[u8]) {
+    let n = src.len();
+    if n >= 16 {
+        dst[..16].copy_from_slice(&src[..16]);
+        dst[n - 16..n].copy_from_slice(&src[n - 16..]);
+    } else if n >= 8 {
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[n - 8..n].copy_from_slice(&src[n - 8..]);
+    } else if n >= 4 {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..n].copy_from_slice(&src[n - 4..]);
+    } else if n > 0 {
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
     }
+}
+
+/// Writes one bulk string longer than [`SHORT`] bytes.
+#[inline(never)]
+fn write_long_bulk(out: &mut BytesMut, data: &[u8]) {
+    let mut digits = [0u8; 20];
+    let len = format_u64(data.len() as u64, &mut digits);
+    out.reserve(1 + len.len() + 2 + data.len() + 2);
+    out.extend_from_slice(b"$");
+    out.extend_from_slice(len);
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
