@@ -203,7 +203,7 @@ pub(crate) mod spare {
     impl Drop for Pooled {
         #[inline]
         fn drop(&mut self) {
-            give(std::mem::take(&mut self.0));
+            give_from(&mut self.0);
         }
     }
 
@@ -255,19 +255,27 @@ pub(crate) mod spare {
     }
 
     /// Keeps `buf` for a later [`take`], if it is of ordinary size and there is room.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn give(mut buf: BytesMut) {
+        give_from(&mut buf);
+    }
+
+    /// [`give`], moving the buffer out of `buf` only once it is kept: a buffer that is
+    /// not kept, and the empty one left behind, are dropped where they are (a buffer moved
+    /// into the closure as a value was copied through the stack three times).
+    #[inline]
+    fn give_from(buf: &mut BytesMut) {
         let cap = buf.capacity();
         if !(INITIAL_CAPACITY / 2..=MAX_CAPACITY).contains(&cap) {
             return;
         }
-        buf.clear();
         // During thread exit the list may be gone: the buffer is then just freed.
         let _ = SPARE.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
                 if s.bytes + cap <= MAX_BYTES {
                     s.bytes += cap;
-                    s.buffers.push(buf);
+                    buf.clear();
+                    s.buffers.push(std::mem::take(buf));
                 }
             }
         });
