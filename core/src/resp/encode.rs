@@ -343,19 +343,8 @@ fn write_short_bulk<const PRE: usize, const N: usize>(out: &mut BytesMut, data: 
     // header comes right after the `PRE` zeros.
     let at = PRE + 5;
     let mut tmp = [0u8; N];
-    let start = if n < 10 {
-        tmp[at - 4..at].copy_from_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
-        1
-    } else {
-        tmp[at - 5..at].copy_from_slice(&[
-            b'$',
-            b'0' + (n / 10) as u8,
-            b'0' + (n % 10) as u8,
-            b'\r',
-            b'\n',
-        ]);
-        0
-    };
+    tmp[at - 5..at].copy_from_slice(&SHORT_HEADERS[n]);
+    let start = usize::from(n < 10);
     let dst: &mut [u8; SHORT] = (&mut tmp[at..at + SHORT])
         .try_into()
         .expect("N is long enough");
@@ -365,6 +354,22 @@ fn write_short_bulk<const PRE: usize, const N: usize>(out: &mut BytesMut, data: 
     out.extend_from_slice(&tmp[start..start + N - 1]);
     out.truncate(len + at + n + 2 - start);
 }
+
+/// `$<n>\r\n` for every `n` up to [`SHORT`], right-aligned in 5 bytes (a zero first when
+/// `n` has one digit), so a short argument's header is one store of constant size.
+const SHORT_HEADERS: [[u8; 5]; SHORT + 1] = {
+    let mut headers = [[0u8; 5]; SHORT + 1];
+    let mut n = 0;
+    while n <= SHORT {
+        headers[n] = if n < 10 {
+            [0, b'$', b'0' + n as u8, b'\r', b'\n']
+        } else {
+            [b'$', b'0' + (n / 10) as u8, b'0' + (n % 10) as u8, b'\r', b'\n']
+        };
+        n += 1;
+    }
+    headers
+};
 
 /// Copies `src` (at most [`SHORT`] bytes) to the start of `dst` with copies of constant
 /// size (the last ones overlapping the first), so no call to `memcpy`.
