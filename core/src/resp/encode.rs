@@ -92,6 +92,7 @@ impl Cmd {
     }
 
     /// The encoded arguments, name first (`$<len>\r\n<bytes>\r\n` each).
+    #[inline]
     pub(crate) fn encoded_args(&self) -> &[u8] {
         &self.args[HEAD_ROOM..]
     }
