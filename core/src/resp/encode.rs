@@ -365,7 +365,13 @@ const SHORT_HEADERS: [[u8; 5]; SHORT + 1] = {
         headers[n] = if n < 10 {
             [0, b'$', b'0' + n as u8, b'\r', b'\n']
         } else {
-            [b'$', b'0' + (n / 10) as u8, b'0' + (n % 10) as u8, b'\r', b'\n']
+            [
+                b'$',
+                b'0' + (n / 10) as u8,
+                b'0' + (n % 10) as u8,
+                b'\r',
+                b'\n',
+            ]
         };
         n += 1;
     }
