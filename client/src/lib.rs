@@ -296,11 +296,15 @@ impl Client {
     }
 
     fn submit<T>(&self, request: Request, convert: fn(Value) -> Result<T, Error>) -> Reply<T> {
-        let state = match self.handle.shared.push_request(request) {
-            Ok(slot) => ReplyState::Waiting(Some(self.handle.shared.clone()), slot),
-            Err(ended) => ReplyState::Done(Some(ended.error())),
+        let shared = &self.handle.shared;
+        let state = match shared.push_request(request) {
+            Ok(slot) => ReplyState::Waiting(slot),
+            // The reason stays in the shared state (it never changes once set): the future
+            // reads it when polled, and stays small meanwhile.
+            Err(_) => ReplyState::Ended,
         };
         Reply {
+            shared: shared.clone(),
             state,
             convert,
             _t: PhantomData,
@@ -313,22 +317,28 @@ impl Client {
 /// The request is already queued; awaiting this only waits for its answer.
 #[must_use = "the request is sent either way; await the reply to learn its outcome"]
 pub struct Reply<T> {
+    shared: Arc<Shared>,
     state: ReplyState,
     convert: fn(Value) -> Result<T, Error>,
     _t: PhantomData<fn() -> T>,
 }
 
+/// Kept small (no error inside): a reply future is moved into its caller's state on every
+/// request.
+#[derive(Clone, Copy)]
 enum ReplyState {
-    /// Owns this reply slot until the answer is read (or the future dropped); `None` once
-    /// the answer was read (the slot is then freed).
-    Waiting(Option<Arc<Shared>>, SlotId),
-    Done(Option<Error>),
+    /// Owns this reply slot until the answer is read (or the future dropped).
+    Waiting(SlotId),
+    /// The driver had ended when the request was made; the reason is in the shared state.
+    Ended,
+    /// The answer was read (the slot is freed).
+    Done,
 }
 
-impl Drop for ReplyState {
+impl<T> Drop for Reply<T> {
     fn drop(&mut self) {
-        if let ReplyState::Waiting(Some(shared), slot) = self {
-            shared.abandon(*slot);
+        if let ReplyState::Waiting(slot) = self.state {
+            self.shared.abandon(slot);
         }
     }
 }
@@ -344,26 +354,20 @@ impl<T> Future for Reply<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         let this = self.get_mut();
-        match &mut this.state {
-            ReplyState::Waiting(shared, slot) => {
-                let Some(s) = shared else {
-                    panic!("Reply polled after completion");
-                };
-                match s.poll_reply(*slot, cx) {
-                    Poll::Pending => Poll::Pending,
-                    Poll::Ready(answer) => {
-                        // `poll_reply` freed the slot: it must not be abandoned as well,
-                        // and `None` marks the future as complete (the state is not
-                        // replaced: that would run its drop glue on every answer).
-                        *shared = None;
-                        Poll::Ready(answer.and_then(this.convert))
-                    }
-                }
+        let answer = match this.state {
+            ReplyState::Waiting(slot) => match this.shared.poll_reply(slot, cx) {
+                Poll::Pending => return Poll::Pending,
+                // `poll_reply` freed the slot: it must not be abandoned as well.
+                Poll::Ready(answer) => answer,
+            },
+            ReplyState::Ended => {
+                this.state = ReplyState::Done;
+                return Poll::Ready(Err(this.shared.ended_error()));
             }
-            ReplyState::Done(error) => {
-                Poll::Ready(Err(error.take().expect("Reply polled after completion")))
-            }
-        }
+            ReplyState::Done => panic!("Reply polled after completion"),
+        };
+        this.state = ReplyState::Done;
+        Poll::Ready(answer.and_then(this.convert))
     }
 }
 
@@ -569,7 +573,8 @@ mod tests {
     /// A reply future for `slot`, as `Client::send` makes it.
     fn reply_in(shared: &Arc<Shared>, slot: SlotId) -> Reply<Value> {
         Reply {
-            state: ReplyState::Waiting(Some(shared.clone()), slot),
+            shared: shared.clone(),
+            state: ReplyState::Waiting(slot),
             convert: convert_value,
             _t: PhantomData,
         }

@@ -297,6 +297,14 @@ impl Shared {
         Poll::Ready(answer)
     }
 
+    /// Why requests are refused: the driver ended (for a reply future made after the end).
+    pub(crate) fn ended_error(&self) -> crate::Error {
+        let q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.ended
+            .as_ref()
+            .map_or(crate::Error::DriverStopped, Ended::error)
+    }
+
     /// The reply future owning slot `id` was dropped: free it, or let the driver free it when
     /// the answer comes.
     pub(crate) fn abandon(&self, id: SlotId) {
