@@ -298,10 +298,10 @@ impl Client {
     fn submit<T>(&self, request: Request, convert: fn(Value) -> Result<T, Error>) -> Reply<T> {
         let shared = &self.handle.shared;
         let state = match shared.push_request(request) {
-            Ok(slot) => ReplyState::Waiting(slot),
+            Some(slot) => ReplyState::Waiting(slot),
             // The reason stays in the shared state (it never changes once set): the future
             // reads it when polled, and stays small meanwhile.
-            Err(_) => ReplyState::Ended,
+            None => ReplyState::Ended,
         };
         Reply {
             shared: shared.clone(),
@@ -602,6 +602,27 @@ mod tests {
         assert_eq!(
             shared.poll_reply(second, &mut cx),
             Poll::Ready(Ok(Value::Integer(2)))
+        );
+    }
+
+    /// A reply future made after the driver ended gives the reason it ended, read from the
+    /// shared state when polled.
+    #[test]
+    fn a_reply_after_the_end_gives_the_reason() {
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let shared = Arc::new(Shared::new());
+        drop(shared.end(shared::Ended::Failed(CloseReason::PeerClosed)));
+        assert!(shared.push_request(Request::single(&cmd("PING"))).is_none());
+        let mut reply: Reply<Value> = Reply {
+            shared: shared.clone(),
+            state: ReplyState::Ended,
+            convert: convert_value,
+            _t: PhantomData,
+        };
+        assert_eq!(
+            Pin::new(&mut reply).poll(&mut cx),
+            Poll::Ready(Err(Error::Failed(CloseReason::PeerClosed)))
         );
     }
 
