@@ -506,8 +506,11 @@ fn take_pending(
     pending: &mut VecDeque<(RequestId, Option<SlotId>)>,
     id: RequestId,
 ) -> Option<SlotId> {
-    let slot = match pending.front_mut() {
-        Some((front, slot)) if *front == id => slot.take(),
+    let slot = match pending.front() {
+        Some(&(front, slot)) if front == id => {
+            pending.pop_front();
+            slot
+        }
         _ => match pending.binary_search_by_key(&id, |(id, _)| *id) {
             Ok(i) => pending[i].1.take(),
             Err(_) => None,

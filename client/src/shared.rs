@@ -426,7 +426,8 @@ impl Answering<'_> {
         let q = &mut *self.queue;
         let Some(slot) = q.slot(id) else { return };
         match std::mem::replace(&mut slot.state, SlotState::Answered(answer)) {
-            SlotState::Waiting(waker) => wakers.extend(waker),
+            SlotState::Waiting(Some(waker)) => wakers.push(waker),
+            SlotState::Waiting(None) => {}
             SlotState::Abandoned => q.free_slot(id.index),
             // Answered twice: the core answers each request once; keep the first.
             other => slot.state = other,
