@@ -51,6 +51,7 @@ pub trait FromValue: Sized {
     ///
     /// The default looks through attributes and returns a top-level error as
     /// [`ReplyError::Server`]; containers apply it to each element.
+    #[inline]
     fn from_reply(value: Value) -> Result<Self, ReplyError> {
         match value.without_attributes() {
             Value::Error(e) => Err(ReplyError::Server(e)),
@@ -76,6 +77,7 @@ pub trait FromValue: Sized {
 ///     other => panic!("{other:?}"),
 /// }
 /// ```
+#[inline]
 pub fn from_value<T: FromValue>(value: Value) -> Result<T, ReplyError> {
     match value {
         Value::Error(e) => Err(ReplyError::Server(e)),
@@ -120,6 +122,7 @@ impl FromValue for () {
 }
 
 /// The bytes of a string-like reply.
+#[inline]
 fn string_bytes(value: Value, expected: &'static str) -> Result<Payload, ConversionError> {
     match value {
         Value::BulkString(b) | Value::SimpleString(b) | Value::BigNumber(b) => Ok(b),
@@ -142,6 +145,7 @@ fn format_double(d: f64) -> String {
 
 /// The payload as the decoder made it: no copy, whatever its length.
 impl FromValue for Payload {
+    #[inline]
     fn from_value(value: Value) -> Result<Self, ConversionError> {
         string_bytes(value, "Payload")
     }
@@ -246,6 +250,7 @@ impl<T: FromValue> FromValue for Option<T> {
         Self::from_reply(value).map_err(|e| demote("Option", e))
     }
 
+    #[inline]
     fn from_reply(value: Value) -> Result<Self, ReplyError> {
         match value.without_attributes() {
             Value::Null => Ok(None),

@@ -82,9 +82,16 @@ impl Value {
     /// The value without the attributes attached to it (at its top level).
     #[inline]
     pub fn without_attributes(self) -> Value {
-        if !matches!(self, Value::Attribute { .. }) {
-            return self;
+        // The check is inlined into every conversion; the rare unwrapping is not.
+        if matches!(self, Value::Attribute { .. }) {
+            return self.strip_attributes();
         }
+        self
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn strip_attributes(self) -> Value {
         let mut v = self;
         while let Value::Attribute { value, .. } = v {
             v = *value;
