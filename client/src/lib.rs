@@ -295,6 +295,7 @@ impl Client {
         }
     }
 
+    #[inline]
     fn submit<T>(&self, request: Request, convert: fn(Value) -> Result<T, Error>) -> Reply<T> {
         let shared = &self.handle.shared;
         let state = match shared.push_request(request) {
