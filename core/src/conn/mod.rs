@@ -363,6 +363,9 @@ pub struct Connection {
     queue: VecDeque<Entry>,
     /// Written, waiting for replies, in the order the replies will come.
     in_flight: VecDeque<Slot>,
+    /// Replies collected so far for the front slot, when it is a batch (single requests
+    /// never allocate here). Only the front slot collects: replies come in order.
+    collected: Vec<Value>,
     deadlines: Deadlines,
     /// One write buffer for the connection's life: handed out with `split().freeze()`, its
     /// allocation is reclaimed once the caller drops the `Bytes`.
@@ -422,6 +425,7 @@ impl Connection {
             outputs,
             queue: VecDeque::new(),
             in_flight: VecDeque::new(),
+            collected: Vec::new(),
             deadlines: Deadlines::default(),
             wbuf: BytesMut::new(),
             rbuf: BytesMut::new(),
@@ -618,7 +622,7 @@ impl Connection {
             + self
                 .in_flight
                 .iter()
-                .filter(|s| matches!(s.waiter, Waiter::Request(_)))
+                .filter(|s| s.waiter == Waiter::Request)
                 .count()
     }
 
@@ -730,7 +734,16 @@ impl Connection {
         let id = self.alloc_id();
         let start = self.write_offset();
         self.wbuf.extend_from_slice(PING);
-        self.push_slot(id, Waiter::Ping, 1, start);
+        let entry = Entry {
+            id,
+            bytes: Encoded::Shared(Bytes::new()),
+            replies: 1,
+            retry_safe: false,
+            retried: false,
+            deadline: None,
+            pubsub: false,
+        };
+        self.push_slot(entry, Waiter::Ping, start);
         self.ping_deadline = Some(now + self.config.health_check_timeout);
     }
 
@@ -764,18 +777,16 @@ impl Connection {
 
     /// Records a unit written to the write buffer from offset `start`, awaiting its reply from
     /// the latest time given.
-    fn push_slot(&mut self, id: RequestId, waiter: Waiter, replies: u32, start: u64) {
+    #[inline]
+    fn push_slot(&mut self, entry: Entry, waiter: Waiter, start: u64) {
         if self.in_flight.is_empty() {
             self.awaiting_since = Some(self.now);
         }
-        let pubsub = matches!(&waiter, Waiter::Request(e) if e.pubsub);
         self.in_flight.push_back(Slot {
-            id,
-            waiter,
+            remaining: entry.replies,
+            entry,
             start,
-            remaining: replies,
-            pubsub,
-            collected: Vec::new(),
+            waiter,
         });
     }
 
@@ -797,6 +808,7 @@ impl Connection {
 
     /// Writes one request (into the write buffer, or handed out whole when large) and records
     /// its slot.
+    #[inline]
     fn write_entry(&mut self, mut entry: Entry) {
         let start = self.write_offset();
         if entry.bytes.as_slice().len() >= ZERO_COPY_MIN {
@@ -806,8 +818,7 @@ impl Connection {
         } else {
             self.wbuf.extend_from_slice(entry.bytes.as_slice());
         }
-        let (id, replies) = (entry.id, entry.replies);
-        self.push_slot(id, Waiter::Request(entry), replies, start);
+        self.push_slot(entry, Waiter::Request, start);
     }
 
     /// Queues a `Transmit` of the write buffer's contents, if any.
@@ -827,20 +838,23 @@ impl Connection {
 
     /// Whether request `id` is held and not yet answered.
     fn awaits_reply(&self, id: RequestId) -> bool {
-        match self.in_flight.binary_search_by_key(&id, |s| s.id) {
-            Ok(i) => matches!(self.in_flight[i].waiter, Waiter::Request(_)),
+        match self.in_flight.binary_search_by_key(&id, |s| s.id()) {
+            Ok(i) => self.in_flight[i].waiter == Waiter::Request,
             Err(_) => self.queue.binary_search_by_key(&id, |e| e.id).is_ok(),
         }
     }
 
     fn request_timed_out(&mut self, id: RequestId) {
-        if let Ok(i) = self.in_flight.binary_search_by_key(&id, |s| s.id) {
+        if let Ok(i) = self.in_flight.binary_search_by_key(&id, |s| s.id()) {
             let slot = &mut self.in_flight[i];
-            if let Waiter::Request(entry) = &slot.waiter {
-                let written = entry.retried || slot.start < self.handed;
+            if slot.waiter == Waiter::Request {
+                let written = slot.entry.retried || slot.start < self.handed;
                 // The slot stays: its late replies must be consumed to keep the stream in step.
                 slot.waiter = Waiter::Abandoned;
-                slot.collected = Vec::new();
+                slot.entry.bytes = Encoded::Shared(Bytes::new());
+                if i == 0 {
+                    self.collected = Vec::new();
+                }
                 self.reply(id, Err(RequestError::Timeout { written }));
             }
         } else if let Ok(i) = self.queue.binary_search_by_key(&id, |e| e.id) {
@@ -914,25 +928,30 @@ impl Connection {
             return;
         };
         // A subscribe command is refused with one error, however many names it had.
-        let pubsub_error = slot.pubsub && matches!(value, Value::Error(_));
+        let pubsub_error = slot.entry.pubsub && matches!(value, Value::Error(_));
         if pubsub_error {
             slot.remaining = 1;
         }
         slot.remaining -= 1;
         let batch = !pubsub_error
-            && matches!(&slot.waiter, Waiter::Request(e) if e.replies > 1 || e.pubsub);
+            && slot.waiter == Waiter::Request
+            && (slot.entry.replies > 1 || slot.entry.pubsub);
         if slot.remaining > 0 {
             if batch {
-                if slot.collected.capacity() == 0 {
-                    slot.collected.reserve_exact(slot.remaining as usize + 1);
+                if self.collected.capacity() == 0 {
+                    self.collected.reserve_exact(slot.remaining as usize + 1);
                 }
-                slot.collected.push(value);
+                self.collected.push(value);
             }
             return;
         }
         let Some(slot) = self.in_flight.pop_front() else {
             return;
         };
+        if !batch && self.collected.capacity() != 0 {
+            // Replies collected before a refusal: dropped with their slot.
+            self.collected = Vec::new();
+        }
         if self.in_flight.is_empty() {
             self.awaiting_since = None;
         } else {
@@ -940,15 +959,15 @@ impl Connection {
             self.awaiting_since = Some(now);
         }
         match slot.waiter {
-            Waiter::Request(entry) => {
+            Waiter::Request => {
                 let result = if batch {
-                    let mut all = slot.collected;
+                    let mut all = std::mem::take(&mut self.collected);
                     all.push(value);
                     Value::Array(all)
                 } else {
                     value
                 };
-                self.reply(entry.id, Ok(result));
+                self.reply(slot.entry.id, Ok(result));
             }
             Waiter::Ping => self.ping_deadline = None,
             Waiter::Abandoned => {}
@@ -1049,11 +1068,13 @@ impl Connection {
     fn recover_in_flight(&mut self, reason: &CloseReason) {
         let confirmed = self.confirmed;
         let mut requeue = Vec::new();
+        self.collected = Vec::new();
         for slot in std::mem::take(&mut self.in_flight) {
-            let Waiter::Request(mut entry) = slot.waiter else {
+            let (start, remaining) = (slot.start, slot.remaining);
+            let Some(mut entry) = slot.into_request() else {
                 continue;
             };
-            let written = slot.start < confirmed || slot.remaining < entry.replies;
+            let written = start < confirmed || remaining < entry.replies;
             if !written {
                 requeue.push(entry);
             } else if entry.retry_safe && !entry.retried {
@@ -1136,11 +1157,8 @@ impl Connection {
 
     /// Closes once every accepted request has been written and answered.
     fn maybe_drained(&mut self, now: Instant) {
-        let waiting = !self.queue.is_empty()
-            || self
-                .in_flight
-                .iter()
-                .any(|s| matches!(s.waiter, Waiter::Request(_)));
+        let waiting =
+            !self.queue.is_empty() || self.in_flight.iter().any(|s| s.waiter == Waiter::Request);
         if !waiting {
             self.finish_draining(CloseReason::ClientRequested, now);
         }
@@ -1150,9 +1168,11 @@ impl Connection {
         let attempt = self.state.attempt();
         self.close_socket(&reason);
         let confirmed = self.confirmed;
+        self.collected = Vec::new();
         for slot in std::mem::take(&mut self.in_flight) {
-            if let Waiter::Request(entry) = slot.waiter {
-                let err = if slot.start < confirmed || slot.remaining < entry.replies {
+            let (start, remaining) = (slot.start, slot.remaining);
+            if let Some(entry) = slot.into_request() {
+                let err = if start < confirmed || remaining < entry.replies {
                     RequestError::ConnectionLost(reason.clone())
                 } else {
                     RequestError::Closed
@@ -1166,8 +1186,9 @@ impl Connection {
 
     /// On entering a terminal state: answers every request still held.
     fn answer_all(&mut self, err: impl Fn() -> RequestError, reason: &CloseReason) {
+        self.collected = Vec::new();
         for slot in std::mem::take(&mut self.in_flight) {
-            if let Waiter::Request(entry) = slot.waiter {
+            if let Some(entry) = slot.into_request() {
                 self.fail_entry(entry, err(), reason);
             }
         }

@@ -446,7 +446,7 @@ impl Connection {
     /// Whether the next reply expected is a subscription confirmation.
     pub(crate) fn awaits_confirmation(&self) -> bool {
         (self.protocol.is_some() && !self.restoring.is_empty())
-            || self.in_flight.front().is_some_and(|s| s.pubsub)
+            || self.in_flight.front().is_some_and(|s| s.pubsub())
     }
 
     /// Queues what a frame carries, and updates the set from a confirmation.

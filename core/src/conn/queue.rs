@@ -11,7 +11,6 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
 use super::RequestId;
-use crate::resp::Value;
 
 /// An accepted request that has not been (completely) answered.
 #[derive(Debug)]
@@ -28,10 +27,10 @@ pub(crate) struct Entry {
 }
 
 /// Who is waiting for the replies of one written unit.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Waiter {
     /// A request: its replies are collected and delivered.
-    Request(Entry),
+    Request,
     /// The idle health check.
     Ping,
     /// A request already answered (it timed out): the replies keep the stream in step
@@ -40,17 +39,40 @@ pub(crate) enum Waiter {
 }
 
 /// One written unit waiting for replies.
+///
+/// Kept small and flat (one per request in flight, moved in and out of a ring buffer):
+/// the unit's id and Pub/Sub flag are its entry's, a health check or an abandoned request
+/// keeps an entry with no bytes, and the replies a batch has collected so far live in the
+/// connection (only the front slot collects).
 #[derive(Debug)]
 pub(crate) struct Slot {
-    pub id: RequestId,
-    pub waiter: Waiter,
+    /// The request (for a `Request` waiter; else only its id and `pubsub` flag matter).
+    pub entry: Entry,
     /// Offset of its first byte in this socket's output stream.
     pub start: u64,
     pub remaining: u32,
+    pub waiter: Waiter,
+}
+
+impl Slot {
+    pub fn id(&self) -> RequestId {
+        self.entry.id
+    }
+
     /// Answered by Pub/Sub confirmations (push frames in RESP3), or by one error reply.
-    pub pubsub: bool,
-    /// Replies collected so far, for batches only (single requests never allocate here).
-    pub collected: Vec<Value>,
+    pub fn pubsub(&self) -> bool {
+        self.entry.pubsub
+    }
+
+    /// The request still waiting for these replies, if any.
+    pub fn request(&self) -> Option<&Entry> {
+        (self.waiter == Waiter::Request).then_some(&self.entry)
+    }
+
+    /// [`Slot::request`], by value.
+    pub fn into_request(self) -> Option<Entry> {
+        (self.waiter == Waiter::Request).then_some(self.entry)
+    }
 }
 
 /// Per-request deadlines, earliest first. Entries of answered requests are left in place
@@ -100,10 +122,9 @@ impl Deadlines {
             return;
         }
         self.heap.clear();
-        let from_slots = in_flight.iter().filter_map(|s| match &s.waiter {
-            Waiter::Request(e) => e.deadline.map(|d| (d, e.id)),
-            _ => None,
-        });
+        let from_slots = in_flight
+            .iter()
+            .filter_map(|s| s.request().and_then(|e| e.deadline.map(|d| (d, e.id))));
         let from_queue = queue.iter().filter_map(|e| e.deadline.map(|d| (d, e.id)));
         self.heap.extend(from_slots.chain(from_queue).map(Reverse));
     }
