@@ -501,23 +501,13 @@ impl Connection {
     pub fn submit(&mut self, mut request: Request, now: Instant) -> RequestId {
         let now = self.advance(now);
         let id = self.alloc_id();
-        let reject = match &self.state {
-            State::Failed { reason, .. } => Some(RequestError::Failed(reason.clone())),
-            State::Closed { .. } | State::Draining { .. } => Some(RequestError::Closed),
-            State::Connecting(c) if self.config.queue_policy == QueuePolicy::FailFast => {
-                Some(RequestError::NotConnected(c.last_reason.clone()))
+        // The usual case first: connected, with room.
+        let connected = matches!(self.state, State::Connected { .. });
+        if !(connected && self.backlog() < self.config.queue_limit) {
+            if let Some(err) = self.rejection() {
+                self.reply(id, Err(err));
+                return id;
             }
-            State::Reconnecting { reason, .. }
-                if self.config.queue_policy == QueuePolicy::FailFast =>
-            {
-                Some(RequestError::NotConnected(Some(reason.clone())))
-            }
-            _ if self.backlog() >= self.config.queue_limit => Some(RequestError::QueueFull),
-            _ => None,
-        };
-        if let Some(err) = reject {
-            self.reply(id, Err(err));
-            return id;
         }
         if request.refused {
             self.reply(id, Err(RequestError::SubscribeInBatch));
@@ -538,6 +528,16 @@ impl Connection {
         if let Some(at) = deadline {
             self.deadlines.push(at, id);
         }
+        // Nothing waits before it: straight into the write buffer, which is handed out
+        // whole at the next `poll_output`, as `flush_queue` would.
+        let write_now = self.queue.is_empty()
+            && if connected {
+                self.socket_open
+            } else {
+                self.can_write()
+            };
+        // Written before the entry is built, so the entry is built once, in its slot.
+        let start = write_now.then(|| self.write_bytes(&mut request.bytes));
         let entry = Entry {
             id,
             bytes: request.bytes,
@@ -547,14 +547,32 @@ impl Connection {
             pubsub: request.pubsub.is_some(),
             deadline,
         };
-        if self.queue.is_empty() && self.can_write() {
-            // Nothing waits before it: straight into the write buffer, which is handed out
-            // whole at the next `poll_output`, as `flush_queue` would.
-            self.write_entry(entry);
-        } else {
-            self.queue.push_back(entry);
+        match start {
+            Some(start) => self.push_slot(entry, Waiter::Request, start),
+            None => self.queue.push_back(entry),
         }
         id
+    }
+
+    /// Why a request submitted now is refused, if it is: checked in full when the
+    /// connection is not simply connected with room in the queue.
+    #[cold]
+    #[inline(never)]
+    fn rejection(&self) -> Option<RequestError> {
+        match &self.state {
+            State::Failed { reason, .. } => Some(RequestError::Failed(reason.clone())),
+            State::Closed { .. } | State::Draining { .. } => Some(RequestError::Closed),
+            State::Connecting(c) if self.config.queue_policy == QueuePolicy::FailFast => {
+                Some(RequestError::NotConnected(c.last_reason.clone()))
+            }
+            State::Reconnecting { reason, .. }
+                if self.config.queue_policy == QueuePolicy::FailFast =>
+            {
+                Some(RequestError::NotConnected(Some(reason.clone())))
+            }
+            _ if self.backlog() >= self.config.queue_limit => Some(RequestError::QueueFull),
+            _ => None,
+        }
     }
 
     /// The next thing to do, until `None`. Call it after every input and submission.
@@ -808,17 +826,24 @@ impl Connection {
 
     /// Writes one request (into the write buffer, or handed out whole when large) and records
     /// its slot.
-    #[inline]
     fn write_entry(&mut self, mut entry: Entry) {
+        let start = self.write_bytes(&mut entry.bytes);
+        self.push_slot(entry, Waiter::Request, start);
+    }
+
+    /// Writes a request's bytes (into the write buffer, or handed out whole when large);
+    /// returns the offset of their first byte in this socket's output stream.
+    #[inline]
+    fn write_bytes(&mut self, bytes: &mut Encoded) -> u64 {
         let start = self.write_offset();
-        if entry.bytes.as_slice().len() >= ZERO_COPY_MIN {
+        if bytes.as_slice().len() >= ZERO_COPY_MIN {
             // Keep the order: what is buffered goes first, then the large request.
             self.hand_out_buffer();
-            self.hand_out(entry.bytes.share());
+            self.hand_out(bytes.share());
         } else {
-            self.wbuf.extend_from_slice(entry.bytes.as_slice());
+            self.wbuf.extend_from_slice(bytes.as_slice());
         }
-        self.push_slot(entry, Waiter::Request, start);
+        start
     }
 
     /// Queues a `Transmit` of the write buffer's contents, if any.
@@ -884,16 +909,36 @@ impl Connection {
         self.decoder.settle(&mut self.rbuf);
     }
 
+    #[inline]
     fn on_frame(&mut self, value: Value, now: Instant) {
+        // An ordinary reply on an established connection goes straight to its slot.
+        let routine = !matches!(value, Value::Push(_) | Value::Array(_))
+            && matches!(self.state, State::Connected { .. } | State::Draining { .. })
+            && self.restoring.is_empty();
+        let value = if routine {
+            value
+        } else {
+            match self.route_frame(value, now) {
+                Some(value) => value,
+                None => return,
+            }
+        };
+        self.answer_front(value, now);
+    }
+
+    /// A frame that may not be a reply to the front slot (a push, a Pub/Sub message in
+    /// RESP2, a handshake or restoring reply): handled here, or given back for the slot.
+    #[inline(never)]
+    fn route_frame(&mut self, value: Value, now: Instant) -> Option<Value> {
         if let Value::Push(_) = value {
             // Out of band: never takes a reply slot, except a confirmation that answers a
             // subscribe request.
             match self.route_pubsub(&value, false) {
                 Route::Slot => {}
-                Route::Done => return,
+                Route::Done => return None,
                 Route::Raw => {
                     self.outputs.push_back(Output::Push(value));
-                    return;
+                    return None;
                 }
             }
         } else if self.protocol == Some(ProtocolVersion::Resp2)
@@ -902,7 +947,7 @@ impl Connection {
         {
             // A subscribed RESP2 connection gets messages and confirmations as arrays.
             if let Route::Done = self.route_pubsub(&value, true) {
-                return;
+                return None;
             }
         }
         if let State::Connecting(Connecting {
@@ -917,12 +962,18 @@ impl Connection {
                     self.attempt_failed(CloseReason::HandshakeRejected(e), now)
                 }
             }
-            return;
+            return None;
         }
         if self.protocol.is_some() && !self.restoring.is_empty() {
             self.on_restore_reply(value, now);
-            return;
+            return None;
         }
+        Some(value)
+    }
+
+    /// A reply for the front slot.
+    #[inline]
+    fn answer_front(&mut self, value: Value, now: Instant) {
         let Some(slot) = self.in_flight.front_mut() else {
             self.connection_lost(CloseReason::UnexpectedReply, now);
             return;
