@@ -999,8 +999,10 @@ impl Connection {
         let Some(slot) = self.in_flight.pop_front() else {
             return;
         };
-        if !batch && self.collected.capacity() != 0 {
-            // Replies collected before a refusal: dropped with their slot.
+        if pubsub_error {
+            // Confirmations collected before a refusal: dropped with their slot. (An
+            // abandoned slot's were dropped when it was abandoned; no other slot that
+            // is not a batch collects.)
             self.collected = Vec::new();
         }
         if self.in_flight.is_empty() {
