@@ -545,7 +545,6 @@ impl Connection {
             retry_safe: request.options.retry_safe,
             retried: false,
             pubsub: request.pubsub.is_some(),
-            deadline,
         };
         match start {
             Some(start) => self.push_slot(entry, Waiter::Request, start),
@@ -758,7 +757,6 @@ impl Connection {
             replies: 1,
             retry_safe: false,
             retried: false,
-            deadline: None,
             pubsub: false,
         };
         self.push_slot(entry, Waiter::Ping, start);
@@ -863,10 +861,7 @@ impl Connection {
 
     /// Whether request `id` is held and not yet answered.
     fn awaits_reply(&self, id: RequestId) -> bool {
-        match self.in_flight.binary_search_by_key(&id, |s| s.id()) {
-            Ok(i) => self.in_flight[i].waiter == Waiter::Request,
-            Err(_) => self.queue.binary_search_by_key(&id, |e| e.id).is_ok(),
-        }
+        queue::awaits_reply(&self.queue, &self.in_flight, id)
     }
 
     fn request_timed_out(&mut self, id: RequestId) {

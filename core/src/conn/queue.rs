@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use super::RequestId;
 
-/// An accepted request that has not been (completely) answered.
+/// An accepted request that has not been (completely) answered. Its deadline, if any,
+/// is only in [`Deadlines`].
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub id: RequestId,
@@ -21,7 +22,6 @@ pub(crate) struct Entry {
     pub retry_safe: bool,
     /// Already written once on a lost connection and queued again: its outcome is unknown.
     pub retried: bool,
-    pub deadline: Option<Instant>,
     /// A subscribe/unsubscribe command: answered by its confirmations.
     pub pubsub: bool,
 }
@@ -65,11 +65,6 @@ impl Slot {
     }
 
     /// The request still waiting for these replies, if any.
-    pub fn request(&self) -> Option<&Entry> {
-        (self.waiter == Waiter::Request).then_some(&self.entry)
-    }
-
-    /// [`Slot::request`], by value.
     pub fn into_request(self) -> Option<Entry> {
         (self.waiter == Waiter::Request).then_some(self.entry)
     }
@@ -121,11 +116,22 @@ impl Deadlines {
         if self.heap.len() <= 2 * live + 64 {
             return;
         }
-        self.heap.clear();
-        let from_slots = in_flight
-            .iter()
-            .filter_map(|s| s.request().and_then(|e| e.deadline.map(|d| (d, e.id))));
-        let from_queue = queue.iter().filter_map(|e| e.deadline.map(|d| (d, e.id)));
-        self.heap.extend(from_slots.chain(from_queue).map(Reverse));
+        // Each request still waiting has exactly one entry here: keep those. (Deadlines
+        // are not stored in the requests, which move through the queues on every
+        // submission and reply.)
+        self.heap
+            .retain(|Reverse((_, id))| awaits_reply(queue, in_flight, *id));
+    }
+}
+
+/// Whether request `id` is held (queued, or in flight and not abandoned) and not yet answered.
+pub(crate) fn awaits_reply(
+    queue: &VecDeque<Entry>,
+    in_flight: &VecDeque<Slot>,
+    id: RequestId,
+) -> bool {
+    match in_flight.binary_search_by_key(&id, |s| s.id()) {
+        Ok(i) => in_flight[i].waiter == Waiter::Request,
+        Err(_) => queue.binary_search_by_key(&id, |e| e.id).is_ok(),
     }
 }
