@@ -1081,6 +1081,53 @@ fn the_documented_table_is_the_code_table() {
     assert_eq!(rows, code);
 }
 
+/// Deadlines of answered requests that sit below a live one's pile up until they are the
+/// majority, and are then dropped; the deadlines of the requests still waiting are kept.
+#[test]
+fn stale_deadlines_are_dropped_and_live_ones_kept() {
+    let mut c = sim_config();
+    c.response_timeout = Some(Duration::from_secs(30));
+    c.health_check_interval = None;
+    c.unresponsive_timeout = None;
+    c.queue_limit = 1000;
+    let mut sim = connected(c);
+    let answered: Vec<_> = (0..200).map(|_| sim.submit(1, PLAIN)).collect();
+    // Submitted after them and due before them: its deadline stays on top while theirs go
+    // stale below it.
+    let short = sim.submit(1, timing_out(1000));
+    sim.write(usize::MAX);
+    let token = &sim.expects[&short].tokens[0];
+    let short_reply = format!("${}\r\n", token.len()).len() + token.len() + 2;
+    let replies = sim.server.as_ref().expect("connected").out.len();
+    sim.read(replies - short_reply);
+    for id in &answered {
+        assert_echoed(&sim, *id);
+    }
+    // Due after the short one; its reply is held back.
+    let late = sim.submit(1, PLAIN);
+    let late_due = sim.now + Duration::from_secs(30);
+    sim.write(usize::MAX);
+    assert_eq!(
+        sim.conn.poll_timeout(),
+        Some(sim.now + Duration::from_secs(1))
+    );
+    assert!(sim.fire_next_timer());
+    assert_eq!(
+        answer(&sim, short),
+        Err(RequestError::Timeout { written: true })
+    );
+    assert!(sim.expects[&late].answer.is_none());
+    assert_eq!(
+        sim.conn.poll_timeout(),
+        Some(late_due),
+        "the deadline of the request still waiting is kept"
+    );
+    sim.pump();
+    assert_echoed(&sim, late);
+    assert_eq!(sim.conn.poll_timeout(), None);
+    sim.finish();
+}
+
 #[test]
 fn answered_requests_leave_no_timer_behind() {
     let mut c = sim_config();
