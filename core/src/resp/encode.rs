@@ -183,7 +183,7 @@ pub(crate) mod spare {
 
     use super::INITIAL_CAPACITY;
 
-    /// A command buffer that goes back to the list when dropped ([`give`]). Held by a
+    /// A command buffer that goes back to the list when dropped ([`give_from`]). Held by a
     /// command, then by the request it becomes, it moves from one to the other as it is.
     #[derive(Debug, Default, Clone, PartialEq, Eq)]
     pub(crate) struct Pooled(BytesMut);
