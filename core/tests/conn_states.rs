@@ -1081,14 +1081,20 @@ fn the_documented_table_is_the_code_table() {
     assert_eq!(rows, code);
 }
 
+/// A configuration whose only timer is the per-request `response_timeout`.
+fn only_response_timeouts(response_timeout: Duration) -> redwire_core::conn::Config {
+    let mut c = sim_config();
+    c.response_timeout = Some(response_timeout);
+    c.health_check_interval = None;
+    c.unresponsive_timeout = None;
+    c
+}
+
 /// Deadlines of answered requests that sit below a live one's pile up until they are the
 /// majority, and are then dropped; the deadlines of the requests still waiting are kept.
 #[test]
 fn stale_deadlines_are_dropped_and_live_ones_kept() {
-    let mut c = sim_config();
-    c.response_timeout = Some(Duration::from_secs(30));
-    c.health_check_interval = None;
-    c.unresponsive_timeout = None;
+    let mut c = only_response_timeouts(Duration::from_secs(30));
     c.queue_limit = 1000;
     let mut sim = connected(c);
     let answered: Vec<_> = (0..200).map(|_| sim.submit(1, PLAIN)).collect();
@@ -1130,11 +1136,7 @@ fn stale_deadlines_are_dropped_and_live_ones_kept() {
 
 #[test]
 fn answered_requests_leave_no_timer_behind() {
-    let mut c = sim_config();
-    c.response_timeout = Some(Duration::from_secs(5));
-    c.health_check_interval = None;
-    c.unresponsive_timeout = None;
-    let mut sim = connected(c);
+    let mut sim = connected(only_response_timeouts(Duration::from_secs(5)));
     for _ in 0..100 {
         sim.submit(1, PLAIN);
         sim.pump();
