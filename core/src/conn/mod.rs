@@ -366,6 +366,10 @@ pub struct Connection {
     /// Replies collected so far for the front slot, when it is a batch (single requests
     /// never allocate here). Only the front slot collects: replies come in order.
     collected: Vec<Value>,
+    /// Buffers of requests answered during the current read, given back to the thread's
+    /// list together when the read is handled (or when [`ANSWERED_BATCH`] are waiting):
+    /// never held across reads, so an idle connection keeps none.
+    answered: spare::Batch,
     deadlines: Deadlines,
     /// One write buffer for the connection's life: handed out with `split().freeze()`, its
     /// allocation is reclaimed once the caller drops the `Bytes`.
@@ -402,6 +406,10 @@ pub struct Connection {
 /// the connection grow without bound. Beyond it the oldest are dropped and counted.
 const PUBSUB_EVENTS_LIMIT: usize = 64 * 1024;
 
+/// Most answered requests' buffers held before they are given back (see
+/// `Connection::answered`): its room is allocated once, with the connection.
+const ANSWERED_BATCH: usize = 32;
+
 impl Connection {
     /// Starts connecting: the first output is [`Output::Open`], asked for at once. The
     /// machine starts in [`StateKind::Connecting`] (attempt 1); no transition is reported
@@ -426,6 +434,7 @@ impl Connection {
             queue: VecDeque::new(),
             in_flight: VecDeque::new(),
             collected: Vec::new(),
+            answered: spare::Batch::with_capacity(ANSWERED_BATCH),
             deadlines: Deadlines::default(),
             wbuf: BytesMut::new(),
             rbuf: BytesMut::new(),
@@ -902,6 +911,9 @@ impl Connection {
         }
         // Once per read rather than once per reply.
         self.decoder.settle(&mut self.rbuf);
+        if !self.answered.is_empty() {
+            self.answered.give_back();
+        }
     }
 
     #[inline]
@@ -1020,6 +1032,18 @@ impl Connection {
             Waiter::Ping => self.ping_deadline = None,
             Waiter::Abandoned => {}
         }
+        if let Encoded::Owned(buf, _) = slot.entry.bytes {
+            self.recycle(buf);
+        }
+    }
+
+    /// Keeps an answered request's buffer to give back with the others of this read.
+    #[inline]
+    fn recycle(&mut self, buf: spare::Pooled) {
+        if self.answered.len() >= ANSWERED_BATCH {
+            self.answered.give_back();
+        }
+        self.answered.push(buf);
     }
 
     // ---- connection life ----
@@ -1270,6 +1294,45 @@ impl Connection {
 mod tests {
     use super::*;
     use crate::resp::encode::spare;
+
+    #[test]
+    fn answered_requests_buffers_go_back_once_their_read_is_handled() {
+        let now = Instant::now();
+        let mut config = Config::new(Endpoint::tcp("test", 6379));
+        config.protocol = ProtocolVersion::Resp2;
+        let mut conn = Connection::new(config, now);
+        while conn.poll_output().is_some() {}
+        conn.handle_input(Input::SocketOpened, now);
+        while conn.poll_output().is_some() {}
+        // The handshake's `PING` probe.
+        conn.handle_input(Input::Received(b"+PONG\r\n"), now);
+        while conn.poll_output().is_some() {}
+        assert_eq!(conn.state(), StateKind::Connected);
+        // More than a batch of them, answered by one read.
+        let n = 2 * ANSWERED_BATCH + 3;
+        for _ in 0..n {
+            conn.submit(Request::from(crate::resp::cmd("GET").arg("k")), now);
+        }
+        while conn.poll_output().is_some() {}
+        assert_eq!(spare::len(), 0);
+        // Part of the first reply only: nothing answered, nothing given back.
+        conn.handle_input(Input::Received(b":1"), now);
+        assert_eq!(spare::len(), 0);
+        let mut replies = b"\r\n".to_vec();
+        replies.extend(b":1\r\n".repeat(n - 1));
+        conn.handle_input(Input::Received(&replies), now);
+        // All of them back in the thread's list, none held by the connection.
+        assert!(conn.answered.is_empty());
+        assert_eq!(spare::len(), n);
+        let mut answers = 0;
+        while let Some(out) = conn.poll_output() {
+            if let Output::Reply { result, .. } = out {
+                assert_eq!(result, Ok(Value::Integer(1)));
+                answers += 1;
+            }
+        }
+        assert_eq!(answers, n);
+    }
 
     #[test]
     fn a_borrowed_command_is_copied_into_a_recycled_buffer() {

@@ -189,10 +189,16 @@ pub(crate) mod spare {
     pub(crate) struct Pooled(BytesMut);
 
     impl Pooled {
-        /// [`take`], wrapped.
+        /// [`take`].
         #[inline]
         pub(crate) fn take() -> Pooled {
-            Pooled(take())
+            take()
+        }
+
+        /// `buf`, to be given back when dropped.
+        #[cfg(test)]
+        pub(crate) fn from_test(buf: BytesMut) -> Pooled {
+            Pooled(buf)
         }
 
         /// The buffer, no longer to be given back.
@@ -229,7 +235,9 @@ pub(crate) mod spare {
     pub(crate) const MAX_CAPACITY: usize = 1024;
 
     struct Spare {
-        buffers: Vec<BytesMut>,
+        /// Kept as `Pooled` values, so one moves in and out of the list as it is (a buffer
+        /// taken out of a `Pooled` leaves an empty one behind, to be dropped).
+        buffers: Vec<Pooled>,
         /// The capacity of `buffers`, summed.
         bytes: usize,
     }
@@ -242,16 +250,19 @@ pub(crate) mod spare {
 
     /// An empty buffer with room for an ordinary command.
     #[inline]
-    pub(crate) fn take() -> BytesMut {
+    pub(crate) fn take() -> Pooled {
         let spare = SPARE.try_with(|s| {
             let mut s = s.try_borrow_mut().ok()?;
-            let buf = s.buffers.pop()?;
+            let mut buf = s.buffers.pop()?;
             s.bytes -= buf.capacity();
+            // Buffers are kept as they were used: cleared here, once, rather than each
+            // as it is given back.
+            buf.clear();
             Some(buf)
         });
         match spare {
             Ok(Some(buf)) => buf,
-            _ => BytesMut::with_capacity(INITIAL_CAPACITY),
+            _ => Pooled(BytesMut::with_capacity(INITIAL_CAPACITY)),
         }
     }
 
@@ -267,7 +278,7 @@ pub(crate) mod spare {
     #[inline]
     fn give_from(buf: &mut BytesMut) {
         let cap = buf.capacity();
-        if !(INITIAL_CAPACITY / 2..=MAX_CAPACITY).contains(&cap) {
+        if !ordinary(cap) {
             return;
         }
         // During thread exit the list may be gone: the buffer is then just freed.
@@ -275,11 +286,86 @@ pub(crate) mod spare {
             if let Ok(mut s) = s.try_borrow_mut() {
                 if s.bytes + cap <= MAX_BYTES {
                     s.bytes += cap;
-                    buf.clear();
-                    s.buffers.push(std::mem::take(buf));
+                    s.buffers.push(Pooled(std::mem::take(buf)));
                 }
             }
         });
+    }
+
+    /// Whether a buffer of capacity `cap` is of a size the list keeps.
+    #[inline]
+    fn ordinary(cap: usize) -> bool {
+        (INITIAL_CAPACITY / 2..=MAX_CAPACITY).contains(&cap)
+    }
+
+    /// Buffers to give back together, with one look-up of the list and one copy of them
+    /// into it: what a connection does with the buffers of the requests one read answered,
+    /// instead of giving each back as it is dropped.
+    #[derive(Debug)]
+    pub(crate) struct Batch {
+        /// Of ordinary size only, not cleared yet ([`take`] clears).
+        buffers: Vec<Pooled>,
+        /// The capacity of `buffers`, summed.
+        bytes: usize,
+    }
+
+    impl Batch {
+        /// An empty batch with room for `n` buffers.
+        pub(crate) fn with_capacity(n: usize) -> Batch {
+            Batch {
+                buffers: Vec::with_capacity(n),
+                bytes: 0,
+            }
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.buffers.len()
+        }
+
+        pub(crate) fn is_empty(&self) -> bool {
+            self.buffers.is_empty()
+        }
+
+        /// Adds `buf`, if the list would keep it (else it is freed here).
+        #[inline]
+        pub(crate) fn push(&mut self, buf: Pooled) {
+            let cap = buf.capacity();
+            if ordinary(cap) {
+                self.bytes += cap;
+                self.buffers.push(buf);
+            }
+        }
+
+        /// Gives every buffer back to the thread's list, as far as its bound allows (the
+        /// rest are freed). The batch is left empty, its room kept.
+        pub(crate) fn give_back(&mut self) {
+            let batch = &mut *self;
+            // During thread exit the list may be gone: the buffers are then just freed.
+            let _ = SPARE.try_with(|s| {
+                let Ok(mut s) = s.try_borrow_mut() else {
+                    return;
+                };
+                let s = &mut *s;
+                if s.bytes + batch.bytes <= MAX_BYTES {
+                    // The usual case: all of them, copied at once.
+                    s.bytes += batch.bytes;
+                    s.buffers.append(&mut batch.buffers);
+                    return;
+                }
+                while let Some(buf) = batch.buffers.pop() {
+                    let cap = buf.capacity();
+                    if s.bytes + cap <= MAX_BYTES {
+                        s.bytes += cap;
+                        s.buffers.push(buf);
+                    } else {
+                        // Not kept: freed (the list is borrowed, so its drop keeps nothing).
+                        drop(buf.into_inner());
+                    }
+                }
+            });
+            self.buffers.clear();
+            self.bytes = 0;
+        }
     }
 
     #[cfg(test)]
@@ -697,6 +783,55 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_gives_its_buffers_back_at_once_within_the_bound() {
+        let mut batch = spare::Batch::with_capacity(4);
+        // Too large to keep: freed as it is pushed.
+        batch.push(spare::Pooled::default());
+        let mut big = cmd("SET")
+            .arg(vec![b'x'; 4 * spare::MAX_CAPACITY])
+            .into_encoding()
+            .0;
+        assert!(big.capacity() > spare::MAX_CAPACITY);
+        big.clear();
+        batch.push(big);
+        assert!(batch.is_empty());
+        let (used, _) = cmd("SET").arg("k").arg("v").into_encoding();
+        let ptr = used.as_ptr();
+        batch.push(used);
+        batch.push(spare::take());
+        assert_eq!(batch.len(), 2);
+        assert_eq!(spare::len(), 0);
+        batch.give_back();
+        assert!(batch.is_empty());
+        assert_eq!(spare::len(), 2);
+        // Kept as used, handed out cleared.
+        let mut reused = (spare::take(), spare::take());
+        if reused.0.as_ptr() != ptr {
+            std::mem::swap(&mut reused.0, &mut reused.1);
+        }
+        assert_eq!(reused.0.as_ptr(), ptr);
+        assert!(reused.0.is_empty() && reused.1.is_empty());
+        drop(reused);
+        while spare::len() > 0 {
+            drop(spare::take().into_inner());
+        }
+        // Near the bound, a batch is kept only as far as it fits.
+        let big = spare::MAX_BYTES / spare::MAX_CAPACITY;
+        for _ in 0..big - 1 {
+            spare::give(BytesMut::with_capacity(spare::MAX_CAPACITY));
+        }
+        for _ in 0..3 {
+            batch.push(spare::Pooled::from_test(BytesMut::with_capacity(
+                spare::MAX_CAPACITY,
+            )));
+        }
+        batch.give_back();
+        assert!(batch.is_empty());
+        assert_eq!(spare::len(), big);
+        assert!(spare::bytes() <= spare::MAX_BYTES);
+    }
+
+    #[test]
     fn large_buffers_are_not_kept_and_the_list_is_bounded_in_bytes() {
         spare::give(BytesMut::with_capacity(spare::MAX_CAPACITY * 4));
         assert_eq!(spare::len(), 0);
@@ -709,7 +844,7 @@ mod tests {
         assert!(spare::bytes() <= spare::MAX_BYTES);
         // Taking them all back empties the count as well as the list.
         for _ in 0..big {
-            assert!(spare::take().capacity() >= spare::MAX_CAPACITY);
+            assert!(spare::take().into_inner().capacity() >= spare::MAX_CAPACITY);
         }
         assert_eq!((spare::len(), spare::bytes()), (0, 0));
         // Buffers of ordinary size: many more fit (a request in flight holds one each).
