@@ -407,7 +407,8 @@ pub struct Connection {
 const PUBSUB_EVENTS_LIMIT: usize = 64 * 1024;
 
 /// Most answered requests' buffers held before they are given back (see
-/// `Connection::answered`): its room is allocated once, with the connection.
+/// `Connection::answered`). Its room grows to this with the first reads that answer as many,
+/// then stays: a connection that answers few requests keeps little room.
 const ANSWERED_BATCH: usize = 32;
 
 impl Connection {
@@ -434,7 +435,7 @@ impl Connection {
             queue: VecDeque::new(),
             in_flight: VecDeque::new(),
             collected: Vec::new(),
-            answered: spare::Batch::with_capacity(ANSWERED_BATCH),
+            answered: spare::Batch::default(),
             deadlines: Deadlines::default(),
             wbuf: BytesMut::new(),
             rbuf: BytesMut::new(),

@@ -301,7 +301,7 @@ pub(crate) mod spare {
     /// Buffers to give back together, with one look-up of the list and one copy of them
     /// into it: what a connection does with the buffers of the requests one read answered,
     /// instead of giving each back as it is dropped.
-    #[derive(Debug)]
+    #[derive(Debug, Default)]
     pub(crate) struct Batch {
         /// Of ordinary size only, not cleared yet ([`take`] clears).
         buffers: Vec<Pooled>,
@@ -310,14 +310,6 @@ pub(crate) mod spare {
     }
 
     impl Batch {
-        /// An empty batch with room for `n` buffers.
-        pub(crate) fn with_capacity(n: usize) -> Batch {
-            Batch {
-                buffers: Vec::with_capacity(n),
-                bytes: 0,
-            }
-        }
-
         pub(crate) fn len(&self) -> usize {
             self.buffers.len()
         }
@@ -784,7 +776,7 @@ mod tests {
 
     #[test]
     fn a_batch_gives_its_buffers_back_at_once_within_the_bound() {
-        let mut batch = spare::Batch::with_capacity(4);
+        let mut batch = spare::Batch::default();
         // Too large to keep: freed as it is pushed.
         batch.push(spare::Pooled::default());
         let mut big = cmd("SET")
