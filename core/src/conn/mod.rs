@@ -171,9 +171,12 @@ impl Request {
 impl From<Cmd> for Request {
     /// [`Request::single`], taking over the command's buffer instead of copying it.
     #[inline]
-    fn from(cmd: Cmd) -> Request {
+    fn from(mut cmd: Cmd) -> Request {
         let shape = Request::shape(&cmd);
-        Request::one(cmd.into(), shape)
+        // The header goes into the command where it is, and its buffer is moved once: a
+        // command moved into `Cmd::into_encoding` was copied through the stack on the way.
+        let start = cmd.write_header();
+        Request::one(Encoded::Owned(cmd.args, start), shape)
     }
 }
 
@@ -238,9 +241,9 @@ impl Encoded {
 
 impl From<Cmd> for Encoded {
     #[inline]
-    fn from(cmd: Cmd) -> Encoded {
-        let (buf, start) = cmd.into_encoding();
-        Encoded::Owned(buf, start)
+    fn from(mut cmd: Cmd) -> Encoded {
+        let start = cmd.write_header();
+        Encoded::Owned(cmd.args, start)
     }
 }
 

@@ -26,8 +26,9 @@ use super::Value;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Cmd {
     /// `HEAD_ROOM` bytes kept free for the header, then the encoded arguments. A command
-    /// dropped unsent gives the buffer back for the next one.
-    args: spare::Pooled,
+    /// dropped unsent gives the buffer back for the next one. (Moved out by
+    /// `Request::from`, after [`Cmd::write_header`].)
+    pub(crate) args: spare::Pooled,
     argc: usize,
 }
 
@@ -143,24 +144,41 @@ impl Cmd {
     /// start is not advanced to, so the buffer can be reused whole for another command.
     /// The buffer is moved out as it is (nothing is left behind to drop).
     #[inline]
-    pub(crate) fn into_encoding(self) -> (spare::Pooled, usize) {
-        let Cmd {
-            args: mut buf,
-            argc,
-        } = self;
+    pub(crate) fn into_encoding(mut self) -> (spare::Pooled, usize) {
+        let start = self.write_header();
+        (self.args, start)
+    }
+
+    /// Writes the `*<argc>\r\n` header into the room kept for it; returns where it
+    /// starts. Then the encoding is `args[start..]`.
+    ///
+    /// In place, so a command becoming a request is moved only once, after it (see
+    /// `Request::from`), and without a panic path in the usual case: either one made the
+    /// whole command be copied through the stack first.
+    #[inline]
+    pub(crate) fn write_header(&mut self) -> usize {
+        let argc = self.argc;
+        let start = HEAD_ROOM - 4;
         if argc < 10 {
-            // The common case, as one store of known size.
-            let start = HEAD_ROOM - 4;
-            buf[start..HEAD_ROOM].copy_from_slice(&[b'*', b'0' + argc as u8, b'\r', b'\n']);
-            return (buf, start);
+            // The common case, as one store of known size (the room is always there).
+            if let Some(head) = self.args.get_mut(start..HEAD_ROOM) {
+                head.copy_from_slice(&[b'*', b'0' + argc as u8, b'\r', b'\n']);
+                return start;
+            }
         }
+        self.write_long_header()
+    }
+
+    #[inline(never)]
+    fn write_long_header(&mut self) -> usize {
+        let (argc, buf) = (self.argc, &mut self.args);
         let mut digits = [0u8; 20];
         let argc = format_u64(argc as u64, &mut digits);
         let start = HEAD_ROOM - (1 + argc.len() + 2);
         buf[start] = b'*';
         buf[start + 1..HEAD_ROOM - 2].copy_from_slice(argc);
         buf[HEAD_ROOM - 2..HEAD_ROOM].copy_from_slice(b"\r\n");
-        (buf, start)
+        start
     }
 }
 
