@@ -284,10 +284,7 @@ impl Driver {
                     socket.read_closed = true;
                     self.io.handle(&mut self.conn, Input::Eof, clock);
                 }
-                Poll::Ready(Ok(n)) => {
-                    let input = Input::Received(&buf[..n]);
-                    self.io.handle(&mut self.conn, input, clock);
-                }
+                Poll::Ready(Ok(n)) => self.io.receive(&mut self.conn, &buf[..n], clock),
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {
                     socket.broken = true;
@@ -411,6 +408,30 @@ impl Io {
     /// Hands `input` to the connection at the current time and carries out what it causes.
     fn handle(&mut self, conn: &mut Connection, input: Input<'_>, clock: &mut Clock) {
         conn.handle_input(input, clock.now(&*self.runtime));
+        self.drain(conn);
+    }
+
+    /// Hands bytes read to the connection and carries out what they cause. Replies go
+    /// straight from the decoder into their reply slots (one lock for all those of the read),
+    /// without a trip through the connection's output queue.
+    fn receive(&mut self, conn: &mut Connection, data: &[u8], clock: &mut Clock) {
+        let mut answering = None;
+        let (pending, shared, wakers) = (&mut self.pending, &self.shared, &mut self.wakers);
+        conn.handle_input_with(
+            Input::Received(data),
+            clock.now(&*self.runtime),
+            |id, value| {
+                if let Some(slot) = take_pending(pending, id) {
+                    answering.get_or_insert_with(|| shared.answering()).put(
+                        slot,
+                        Ok(value),
+                        wakers,
+                    );
+                }
+            },
+        );
+        drop(answering);
+        // Wakes the tasks gathered above, with those of any reply still queued.
         self.drain(conn);
     }
 

@@ -462,6 +462,41 @@ impl Connection {
     /// Feeds an input. Inputs that make no sense in the current state (bytes while no
     /// socket is open, a second `Close`...) are ignored.
     pub fn handle_input(&mut self, input: Input<'_>, now: Instant) {
+        self.input(input, now, &mut |conn: &mut Connection, id, value| {
+            conn.reply(id, Ok(value))
+        });
+    }
+
+    /// Feeds an input as [`handle_input`](Self::handle_input) does, but hands the replies
+    /// it decodes to `on_reply` at once instead of queuing each as an [`Output::Reply`]:
+    /// a driver that puts each reply straight where its caller awaits it saves the trip
+    /// through the output queue.
+    ///
+    /// Order is kept: a reply goes to `on_reply` only while no output is queued, so
+    /// everything given to `on_reply` comes before every output still to be polled; a
+    /// reply decoded after an output was queued (and every answer that is an error, such
+    /// as [`RequestError::Timeout`]) still comes as [`Output::Reply`]. Each request is
+    /// answered exactly once either way.
+    pub fn handle_input_with<F>(&mut self, input: Input<'_>, now: Instant, mut on_reply: F)
+    where
+        F: FnMut(RequestId, Value),
+    {
+        self.input(input, now, &mut |conn: &mut Connection, id, value| {
+            if conn.outputs.is_empty() {
+                on_reply(id, value)
+            } else {
+                conn.reply(id, Ok(value))
+            }
+        });
+    }
+
+    /// [`handle_input`](Self::handle_input), with replies decoded from the input handed to
+    /// `deliver`.
+    #[inline]
+    fn input<D>(&mut self, input: Input<'_>, now: Instant, deliver: &mut D)
+    where
+        D: FnMut(&mut Connection, RequestId, Value),
+    {
         let now = self.advance(now);
         match input {
             Input::SocketOpened => self.on_socket_opened(now),
@@ -474,12 +509,12 @@ impl Connection {
             Input::Received(data) => {
                 if self.socket_open {
                     self.rbuf.extend_from_slice(data);
-                    self.on_received(now);
+                    self.on_received(now, deliver);
                 }
             }
             Input::ReceivedInPlace(_) => {
                 if self.socket_open {
-                    self.on_received(now);
+                    self.on_received(now, deliver);
                 } else {
                     self.rbuf.clear();
                 }
@@ -509,7 +544,8 @@ impl Connection {
     }
 
     /// Submits a request; its answer comes as exactly one [`Output::Reply`], possibly at
-    /// once (`QueueFull`, `NotConnected`, `Closed`, `Failed`).
+    /// once (`QueueFull`, `NotConnected`, `Closed`, `Failed`), or as one call of the
+    /// callback given to [`handle_input_with`](Self::handle_input_with).
     #[inline]
     pub fn submit(&mut self, mut request: Request, now: Instant) -> RequestId {
         let now = self.advance(now);
@@ -904,11 +940,18 @@ impl Connection {
 
     // ---- reading ----
 
-    fn on_received(&mut self, now: Instant) {
+    fn on_received<D>(&mut self, now: Instant, deliver: &mut D)
+    where
+        D: FnMut(&mut Connection, RequestId, Value),
+    {
         self.last_received = now;
         while self.socket_open {
             match self.decoder.decode_deferred(&mut self.rbuf) {
-                Ok(Some(value)) => self.on_frame(value, now),
+                Ok(Some(value)) => {
+                    if let Some((id, value)) = self.on_frame(value, now) {
+                        deliver(self, id, value);
+                    }
+                }
                 Ok(None) => break,
                 Err(e) => self.connection_lost(CloseReason::Protocol(e.kind), now),
             }
@@ -920,8 +963,10 @@ impl Connection {
         }
     }
 
+    /// Handles one frame; gives back the reply it completes, if any, and whose request it
+    /// answers.
     #[inline]
-    fn on_frame(&mut self, value: Value, now: Instant) {
+    fn on_frame(&mut self, value: Value, now: Instant) -> Option<(RequestId, Value)> {
         // An ordinary reply on an established connection goes straight to its slot.
         let routine = !matches!(value, Value::Push(_) | Value::Array(_))
             && matches!(self.state, State::Connected { .. } | State::Draining { .. })
@@ -929,12 +974,9 @@ impl Connection {
         let value = if routine {
             value
         } else {
-            match self.route_frame(value, now) {
-                Some(value) => value,
-                None => return,
-            }
+            self.route_frame(value, now)?
         };
-        self.answer_front(value, now);
+        self.answer_front(value, now)
     }
 
     /// A frame that may not be a reply to the front slot (a push, a Pub/Sub message in
@@ -982,12 +1024,12 @@ impl Connection {
         Some(value)
     }
 
-    /// A reply for the front slot.
+    /// A reply for the front slot; gives back the reply of the request it completes.
     #[inline]
-    fn answer_front(&mut self, value: Value, now: Instant) {
+    fn answer_front(&mut self, value: Value, now: Instant) -> Option<(RequestId, Value)> {
         let Some(slot) = self.in_flight.front_mut() else {
             self.connection_lost(CloseReason::UnexpectedReply, now);
-            return;
+            return None;
         };
         // A subscribe command is refused with one error, however many names it had.
         let pubsub_error = slot.entry.pubsub && matches!(value, Value::Error(_));
@@ -1005,11 +1047,9 @@ impl Connection {
                 }
                 self.collected.push(value);
             }
-            return;
+            return None;
         }
-        let Some(slot) = self.in_flight.pop_front() else {
-            return;
-        };
+        let slot = self.in_flight.pop_front()?;
         if pubsub_error {
             // Confirmations collected before a refusal: dropped with their slot. (An
             // abandoned slot's were dropped when it was abandoned; no other slot that
@@ -1031,10 +1071,13 @@ impl Connection {
                 } else {
                     value
                 };
-                self.reply(slot.entry.id, Ok(result));
+                Some((slot.entry.id, result))
             }
-            Waiter::Ping => self.ping_deadline = None,
-            Waiter::Abandoned => {}
+            Waiter::Ping => {
+                self.ping_deadline = None;
+                None
+            }
+            Waiter::Abandoned => None,
         }
         if let Encoded::Owned(buf, _) = slot.entry.bytes {
             self.recycle(buf);
