@@ -523,24 +523,48 @@ impl Io {
 ///
 /// Replies come in submission order except for requests answered early (timeouts, queue
 /// full), so the front is checked first and the rest searched (ids only grow).
+#[inline]
 fn take_pending(
     pending: &mut VecDeque<(RequestId, Option<SlotId>)>,
     id: RequestId,
 ) -> Option<SlotId> {
-    let slot = match pending.front() {
-        Some(&(front, slot)) if front == id => {
-            pending.pop_front();
+    match pending.pop_front() {
+        Some((front, slot)) if front == id => {
+            if matches!(pending.front(), Some((_, None))) {
+                drop_answered(pending);
+            }
             slot
         }
-        _ => match pending.binary_search_by_key(&id, |(id, _)| *id) {
-            Ok(i) => pending[i].1.take(),
-            Err(_) => None,
-        },
+        Some(front) => {
+            pending.push_front(front);
+            take_pending_late(pending, id)
+        }
+        None => None,
+    }
+}
+
+/// [`take_pending`] for a request that is not the oldest pending one (answered early).
+#[cold]
+#[inline(never)]
+fn take_pending_late(
+    pending: &mut VecDeque<(RequestId, Option<SlotId>)>,
+    id: RequestId,
+) -> Option<SlotId> {
+    let slot = match pending.binary_search_by_key(&id, |(id, _)| *id) {
+        Ok(i) => pending[i].1.take(),
+        Err(_) => None,
     };
+    drop_answered(pending);
+    slot
+}
+
+/// Drops the requests at the front that were answered early.
+#[cold]
+#[inline(never)]
+fn drop_answered(pending: &mut VecDeque<(RequestId, Option<SlotId>)>) {
     while matches!(pending.front(), Some((_, None))) {
         pending.pop_front();
     }
-    slot
 }
 
 #[cfg(feature = "tracing")]
