@@ -422,11 +422,9 @@ impl Io {
             clock.now(&*self.runtime),
             |id, value| {
                 if let Some(slot) = take_pending(pending, id) {
-                    answering.get_or_insert_with(|| shared.answering()).put(
-                        slot,
-                        Ok(value),
-                        wakers,
-                    );
+                    answering
+                        .get_or_insert_with(|| shared.answering())
+                        .put_reply(slot, value, wakers);
                 }
             },
         );

@@ -39,8 +39,11 @@ enum SlotState {
     Free,
     /// Taken by a request not answered yet; the waker of the task awaiting it, once polled.
     Waiting(Option<Waker>),
-    /// Answered, not read yet.
-    Answered(Answer),
+    /// Answered with a reply, not read yet.
+    Replied(Value),
+    /// Answered with an error, not read yet. Boxed (errors are rare) so that a slot is no
+    /// larger than a reply, and a reply moves in and out of it as it is.
+    Failed(Box<RequestError>),
     /// The driver stopped without answering (its runtime shut down).
     Stopped,
     /// Its reply future was dropped unanswered: the slot is freed when the answer comes.
@@ -261,40 +264,46 @@ impl Shared {
         }
     }
 
-    /// What slot `id` holds for the reply future that owns it: its answer (the slot is then
-    /// freed), or `Pending` after registering the future's waker. A driver that stopped
-    /// without answering gives [`Error::DriverStopped`](crate::Error::DriverStopped).
+    /// What slot `id` holds for the reply future that owns it, converted by `convert`: its
+    /// answer (the slot is then freed, and the conversion done after unlocking), or `Pending`
+    /// after registering the future's waker. A driver that stopped without answering gives
+    /// [`Error::DriverStopped`](crate::Error::DriverStopped).
     #[inline(always)]
-    pub(crate) fn poll_reply(
+    pub(crate) fn poll_reply<T>(
         &self,
         id: SlotId,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<Value, crate::Error>> {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(slot) = q.slot(id) else {
-            // Freed while a future still owns it: cannot happen, but must not hang.
-            return Poll::Ready(Err(crate::Error::DriverStopped));
-        };
-        if let SlotState::Waiting(waker) = &mut slot.state {
-            // Checked in place: moving the state out and back costs more than the check.
-            match waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => *waker = Some(cx.waker().clone()),
+        convert: fn(Value) -> Result<T, crate::Error>,
+    ) -> Poll<Result<T, crate::Error>> {
+        let state = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(slot) = q.slot(id) else {
+                // Freed while a future still owns it: cannot happen, but must not hang.
+                return Poll::Ready(Err(crate::Error::DriverStopped));
+            };
+            if let SlotState::Waiting(waker) = &mut slot.state {
+                // Checked in place: moving the state out and back costs more than the check.
+                match waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                return Poll::Pending;
             }
-            return Poll::Pending;
-        }
-        let answer = match std::mem::replace(&mut slot.state, SlotState::Free) {
-            SlotState::Answered(Ok(value)) => Ok(value),
-            SlotState::Answered(Err(e)) => Err(e.into()),
+            let state = std::mem::replace(&mut slot.state, SlotState::Free);
+            // Freed in place (the state is already `Free`): writing it again would drop it again.
+            slot.generation = slot.generation.wrapping_add(1);
+            q.free.push(id.index);
+            state
+        };
+        Poll::Ready(match state {
+            // The reply goes from the slot to `convert` as it is: no other enum to repack into.
+            SlotState::Replied(value) => convert(value),
+            SlotState::Failed(e) => Err((*e).into()),
             // Free or abandoned: not owned by a live future; cannot happen, but must not hang.
             SlotState::Stopped | SlotState::Free | SlotState::Abandoned | SlotState::Waiting(_) => {
                 Err(crate::Error::DriverStopped)
             }
-        };
-        // Freed in place (the state is already `Free`): writing it again would drop it again.
-        slot.generation = slot.generation.wrapping_add(1);
-        q.free.push(id.index);
-        Poll::Ready(answer)
+        })
     }
 
     /// Why requests are refused: the driver ended (for a reply future made after the end).
@@ -423,9 +432,24 @@ impl Answering<'_> {
     /// the task awaiting it.
     #[inline]
     pub(crate) fn put(&mut self, id: SlotId, answer: Answer, wakers: &mut Vec<Waker>) {
+        let state = match answer {
+            Ok(value) => SlotState::Replied(value),
+            Err(e) => SlotState::Failed(Box::new(e)),
+        };
+        self.put_state(id, state, wakers);
+    }
+
+    /// [`put`](Self::put) for a reply (the usual answer), built in its slot's state as it is.
+    #[inline]
+    pub(crate) fn put_reply(&mut self, id: SlotId, value: Value, wakers: &mut Vec<Waker>) {
+        self.put_state(id, SlotState::Replied(value), wakers);
+    }
+
+    #[inline]
+    fn put_state(&mut self, id: SlotId, state: SlotState, wakers: &mut Vec<Waker>) {
         let q = &mut *self.queue;
         let Some(slot) = q.slot(id) else { return };
-        match std::mem::replace(&mut slot.state, SlotState::Answered(answer)) {
+        match std::mem::replace(&mut slot.state, state) {
             SlotState::Waiting(Some(waker)) => wakers.push(waker),
             SlotState::Waiting(None) => {}
             SlotState::Abandoned => q.free_slot(id.index),
@@ -504,6 +528,15 @@ mod tests {
         assert!(answers.is_empty() && wakers.is_empty());
     }
 
+    /// Polls slot `id` for its reply as it is (no conversion).
+    fn poll(
+        shared: &Shared,
+        id: SlotId,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Value, crate::Error>> {
+        shared.poll_reply(id, cx, Ok)
+    }
+
     fn answered(polled: Poll<Result<Value, crate::Error>>) -> Result<Value, crate::Error> {
         match polled {
             Poll::Ready(Err(crate::Error::DriverStopped)) => panic!("stopped"),
@@ -522,29 +555,20 @@ mod tests {
         let a = shared.push_request(request()).unwrap();
         let b = shared.push_request(request()).unwrap();
         assert_ne!(a, b);
-        assert!(shared.poll_reply(a, &mut cx).is_pending());
-        assert!(shared.poll_reply(b, &mut cx).is_pending());
+        assert!(poll(&shared, a, &mut cx).is_pending());
+        assert!(poll(&shared, b, &mut cx).is_pending());
 
         answer_ints(&shared, &[(b, 2), (a, 1)]);
         assert_eq!(counter.0.load(Ordering::SeqCst), 2);
-        assert_eq!(
-            answered(shared.poll_reply(a, &mut cx)),
-            Ok(Value::Integer(1))
-        );
+        assert_eq!(answered(poll(&shared, a, &mut cx)), Ok(Value::Integer(1)));
 
         // `a`'s slot is reused with a new generation: a late answer for `a` is not delivered.
         let c = shared.push_request(request()).unwrap();
         answer_ints(&shared, &[(a, 99)]);
-        assert!(shared.poll_reply(c, &mut cx).is_pending());
+        assert!(poll(&shared, c, &mut cx).is_pending());
         answer_ints(&shared, &[(c, 3)]);
-        assert_eq!(
-            answered(shared.poll_reply(c, &mut cx)),
-            Ok(Value::Integer(3))
-        );
-        assert_eq!(
-            answered(shared.poll_reply(b, &mut cx)),
-            Ok(Value::Integer(2))
-        );
+        assert_eq!(answered(poll(&shared, c, &mut cx)), Ok(Value::Integer(3)));
+        assert_eq!(answered(poll(&shared, b, &mut cx)), Ok(Value::Integer(2)));
     }
 
     /// A reply future dropped before or after its answer frees its slot (no leak); nobody else
@@ -567,10 +591,7 @@ mod tests {
             assert_eq!(q.free.len(), q.slots.len(), "every slot is free again");
         }
         let c = shared.push_request(request()).unwrap();
-        assert!(
-            shared.poll_reply(c, &mut cx).is_pending(),
-            "no stale answer"
-        );
+        assert!(poll(&shared, c, &mut cx).is_pending(), "no stale answer");
     }
 
     /// When the driver stops unfinished, every request still waiting learns it (and is woken),
@@ -586,19 +607,16 @@ mod tests {
         shared.take(&mut batch, &mut cx);
         assert_eq!(batch.iter().map(slot_of).collect::<Vec<_>>(), vec![a, b]);
         answer_ints(&shared, &[(a, 1)]);
-        assert!(shared.poll_reply(b, &mut cx).is_pending());
+        assert!(poll(&shared, b, &mut cx).is_pending());
         let woken = counter.0.load(Ordering::SeqCst);
         drop(shared.end(Ended::Stopped));
         shared.stop_slots();
         assert_eq!(counter.0.load(Ordering::SeqCst), woken + 1);
         assert!(matches!(
-            shared.poll_reply(b, &mut cx),
+            poll(&shared, b, &mut cx),
             Poll::Ready(Err(crate::Error::DriverStopped))
         ));
-        assert_eq!(
-            answered(shared.poll_reply(a, &mut cx)),
-            Ok(Value::Integer(1))
-        );
+        assert_eq!(answered(poll(&shared, a, &mut cx)), Ok(Value::Integer(1)));
     }
 
     /// Many requests queued while the driver is idle cost one wake-up, and come out as one batch.
