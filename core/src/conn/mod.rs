@@ -947,11 +947,7 @@ impl Connection {
         self.last_received = now;
         while self.socket_open {
             match self.decoder.decode_deferred(&mut self.rbuf) {
-                Ok(Some(value)) => {
-                    if let Some((id, value)) = self.on_frame(value, now) {
-                        deliver(self, id, value);
-                    }
-                }
+                Ok(Some(value)) => self.on_frame(value, now, deliver),
                 Ok(None) => break,
                 Err(e) => self.connection_lost(CloseReason::Protocol(e.kind), now),
             }
@@ -963,10 +959,12 @@ impl Connection {
         }
     }
 
-    /// Handles one frame; gives back the reply it completes, if any, and whose request it
-    /// answers.
+    /// Handles one frame; the reply it completes, if any, goes to `deliver`.
     #[inline]
-    fn on_frame(&mut self, value: Value, now: Instant) -> Option<(RequestId, Value)> {
+    fn on_frame<D>(&mut self, value: Value, now: Instant, deliver: &mut D)
+    where
+        D: FnMut(&mut Connection, RequestId, Value),
+    {
         // An ordinary reply on an established connection goes straight to its slot.
         let routine = !matches!(value, Value::Push(_) | Value::Array(_))
             && matches!(self.state, State::Connected { .. } | State::Draining { .. })
@@ -974,9 +972,12 @@ impl Connection {
         let value = if routine {
             value
         } else {
-            self.route_frame(value, now)?
+            match self.route_frame(value, now) {
+                Some(value) => value,
+                None => return,
+            }
         };
-        self.answer_front(value, now)
+        self.answer_front(value, now, deliver);
     }
 
     /// A frame that may not be a reply to the front slot (a push, a Pub/Sub message in
@@ -1024,12 +1025,15 @@ impl Connection {
         Some(value)
     }
 
-    /// A reply for the front slot; gives back the reply of the request it completes.
+    /// A reply for the front slot; the reply of the request it completes goes to `deliver`.
     #[inline]
-    fn answer_front(&mut self, value: Value, now: Instant) -> Option<(RequestId, Value)> {
+    fn answer_front<D>(&mut self, value: Value, now: Instant, deliver: &mut D)
+    where
+        D: FnMut(&mut Connection, RequestId, Value),
+    {
         let Some(slot) = self.in_flight.front_mut() else {
             self.connection_lost(CloseReason::UnexpectedReply, now);
-            return None;
+            return;
         };
         // A subscribe command is refused with one error, however many names it had.
         let pubsub_error = slot.entry.pubsub && matches!(value, Value::Error(_));
@@ -1047,9 +1051,11 @@ impl Connection {
                 }
                 self.collected.push(value);
             }
-            return None;
+            return;
         }
-        let slot = self.in_flight.pop_front()?;
+        let (id, waiter) = (slot.entry.id, slot.waiter);
+        // Dropped where it is: only its id and waiter are needed from here on.
+        drop(self.in_flight.pop_front());
         if pubsub_error {
             // Confirmations collected before a refusal: dropped with their slot. (An
             // abandoned slot's were dropped when it was abandoned; no other slot that
@@ -1062,7 +1068,7 @@ impl Connection {
             // Progress: the unresponsive clock restarts (see `unresponsive_deadline`).
             self.awaiting_since = Some(now);
         }
-        match slot.waiter {
+        match waiter {
             Waiter::Request => {
                 let result = if batch {
                     let mut all = std::mem::take(&mut self.collected);
@@ -1071,13 +1077,10 @@ impl Connection {
                 } else {
                     value
                 };
-                Some((slot.entry.id, result))
+                deliver(self, id, result);
             }
-            Waiter::Ping => {
-                self.ping_deadline = None;
-                None
-            }
-            Waiter::Abandoned => None,
+            Waiter::Ping => self.ping_deadline = None,
+            Waiter::Abandoned => {}
         }
         if let Encoded::Owned(buf, _) = slot.entry.bytes {
             self.recycle(buf);
