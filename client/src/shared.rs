@@ -110,7 +110,9 @@ impl Queue {
             }
         };
         let slot = &mut self.slots[index as usize];
-        slot.state = SlotState::Waiting(None);
+        // A free slot holds nothing to drop: forgetting it saves a call to its drop glue.
+        debug_assert!(matches!(slot.state, SlotState::Free));
+        std::mem::forget(std::mem::replace(&mut slot.state, SlotState::Waiting(None)));
         SlotId {
             index,
             generation: slot.generation,
@@ -295,15 +297,11 @@ impl Shared {
             q.free.push(id.index);
             state
         };
-        Poll::Ready(match state {
+        match state {
             // The reply goes from the slot to `convert` as it is: no other enum to repack into.
-            SlotState::Replied(value) => convert(value),
-            SlotState::Failed(e) => Err((*e).into()),
-            // Free or abandoned: not owned by a live future; cannot happen, but must not hang.
-            SlotState::Stopped | SlotState::Free | SlotState::Abandoned | SlotState::Waiting(_) => {
-                Err(crate::Error::DriverStopped)
-            }
-        })
+            SlotState::Replied(value) => Poll::Ready(convert(value)),
+            other => Poll::Ready(Err(unanswered(other))),
+        }
     }
 
     /// Why requests are refused: the driver ended (for a reply future made after the end).
@@ -456,6 +454,22 @@ impl Answering<'_> {
             // Answered twice: the core answers each request once; keep the first.
             other => slot.state = other,
         }
+    }
+}
+
+/// The error a reply future gets from a slot read without a reply in it (kept out of line:
+/// errors are rare, and their conversion would crowd the reply's path).
+#[cold]
+#[inline(never)]
+fn unanswered(state: SlotState) -> crate::Error {
+    match state {
+        SlotState::Failed(e) => (*e).into(),
+        // Free or abandoned: not owned by a live future; cannot happen, but must not hang.
+        SlotState::Stopped
+        | SlotState::Free
+        | SlotState::Abandoned
+        | SlotState::Waiting(_)
+        | SlotState::Replied(_) => crate::Error::DriverStopped,
     }
 }
 
