@@ -64,7 +64,7 @@ struct Io {
     connecting: Option<BoxFuture<io::Result<Box<dyn AsyncStream>>>>,
     socket: Option<Socket>,
     /// Reply slots of submitted requests, in submission (= id) order.
-    pending: VecDeque<(RequestId, Option<SlotId>)>,
+    pending: VecDeque<(RequestId, SlotId)>,
     /// Answers not yet put in their slots: all those of one batch go under one lock.
     answers: Vec<(SlotId, Answer)>,
     /// Scratch space for waking the tasks awaiting them.
@@ -132,7 +132,7 @@ impl Driver {
                     match msg {
                         Msg::Request(request, reply) => {
                             let id = self.conn.submit(request, now);
-                            self.io.pending.push_back((id, Some(reply)));
+                            self.io.pending.push_back((id, reply));
                         }
                         Msg::Close => self.conn.handle_input(Input::Close, now),
                     }
@@ -373,16 +373,14 @@ impl Driver {
         // The core answers every request before it ends; should one slip through, say it may
         // have been written rather than dropping it.
         for (_, slot) in self.io.pending.drain(..) {
-            if let Some(slot) = slot {
-                let reason = self
-                    .io
-                    .last_reason
-                    .clone()
-                    .unwrap_or(CloseReason::ClientRequested);
-                self.io
-                    .answers
-                    .push((slot, Err(RequestError::ConnectionLost(reason))));
-            }
+            let reason = self
+                .io
+                .last_reason
+                .clone()
+                .unwrap_or(CloseReason::ClientRequested);
+            self.io
+                .answers
+                .push((slot, Err(RequestError::ConnectionLost(reason))));
         }
         self.io.flush_answers();
         self.io.shared.close_subscribers();
@@ -522,17 +520,9 @@ impl Io {
 /// Replies come in submission order except for requests answered early (timeouts, queue
 /// full), so the front is checked first and the rest searched (ids only grow).
 #[inline]
-fn take_pending(
-    pending: &mut VecDeque<(RequestId, Option<SlotId>)>,
-    id: RequestId,
-) -> Option<SlotId> {
+fn take_pending(pending: &mut VecDeque<(RequestId, SlotId)>, id: RequestId) -> Option<SlotId> {
     match pending.pop_front() {
-        Some((front, slot)) if front == id => {
-            if matches!(pending.front(), Some((_, None))) {
-                drop_answered(pending);
-            }
-            slot
-        }
+        Some((front, slot)) if front == id => Some(slot),
         Some(front) => {
             pending.push_front(front);
             take_pending_late(pending, id)
@@ -541,28 +531,14 @@ fn take_pending(
     }
 }
 
-/// [`take_pending`] for a request that is not the oldest pending one (answered early).
+/// [`take_pending`] for a request that is not the oldest pending one (answered early). It
+/// is removed where it is: those answered early are mostly the newest (refused at once) or
+/// the oldest (timed out), so few entries move.
 #[cold]
 #[inline(never)]
-fn take_pending_late(
-    pending: &mut VecDeque<(RequestId, Option<SlotId>)>,
-    id: RequestId,
-) -> Option<SlotId> {
-    let slot = match pending.binary_search_by_key(&id, |(id, _)| *id) {
-        Ok(i) => pending[i].1.take(),
-        Err(_) => None,
-    };
-    drop_answered(pending);
-    slot
-}
-
-/// Drops the requests at the front that were answered early.
-#[cold]
-#[inline(never)]
-fn drop_answered(pending: &mut VecDeque<(RequestId, Option<SlotId>)>) {
-    while matches!(pending.front(), Some((_, None))) {
-        pending.pop_front();
-    }
+fn take_pending_late(pending: &mut VecDeque<(RequestId, SlotId)>, id: RequestId) -> Option<SlotId> {
+    let i = pending.binary_search_by_key(&id, |(id, _)| *id).ok()?;
+    pending.remove(i).map(|(_, slot)| slot)
 }
 
 #[cfg(feature = "tracing")]
