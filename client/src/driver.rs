@@ -637,3 +637,33 @@ impl Clock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use redwire_core::conn::Request;
+    use redwire_core::resp::cmd;
+
+    use super::*;
+
+    /// Whatever order requests are answered in (the usual front first, refused newest,
+    /// timed-out middle), each answer finds its own slot, once, and nothing is left behind.
+    #[test]
+    fn pending_slots_are_taken_in_any_order() {
+        let shared = Shared::new();
+        let slots: Vec<SlotId> = (0..5)
+            .map(|_| shared.push_request(Request::single(&cmd("PING"))).unwrap())
+            .collect();
+        let mut pending: VecDeque<(RequestId, SlotId)> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, &slot)| (RequestId(i as u64 * 2), slot))
+            .collect();
+        for i in [4, 0, 2, 1, 3] {
+            let id = RequestId(i * 2);
+            assert_eq!(take_pending(&mut pending, id), Some(slots[i as usize]));
+            assert_eq!(take_pending(&mut pending, id), None, "answered twice");
+        }
+        assert_eq!(take_pending(&mut pending, RequestId(1)), None);
+        assert!(pending.is_empty());
+    }
+}
