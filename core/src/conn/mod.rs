@@ -1053,9 +1053,14 @@ impl Connection {
             }
             return;
         }
-        let (id, waiter) = (slot.entry.id, slot.waiter);
-        // Dropped where it is: only its id and waiter are needed from here on.
-        drop(self.in_flight.pop_front());
+        let Some(Slot {
+            entry: Entry { id, bytes, .. },
+            waiter,
+            ..
+        }) = self.in_flight.pop_front()
+        else {
+            return;
+        };
         if pubsub_error {
             // Confirmations collected before a refusal: dropped with their slot. (An
             // abandoned slot's were dropped when it was abandoned; no other slot that
@@ -1082,7 +1087,7 @@ impl Connection {
             Waiter::Ping => self.ping_deadline = None,
             Waiter::Abandoned => {}
         }
-        if let Encoded::Owned(buf, _) = slot.entry.bytes {
+        if let Encoded::Owned(buf, _) = bytes {
             self.recycle(buf);
         }
     }
