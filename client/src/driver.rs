@@ -412,6 +412,11 @@ impl Io {
     /// Hands bytes read to the connection and carries out what they cause. Replies go
     /// straight from the decoder into their reply slots (one lock for all those of the read),
     /// without a trip through the connection's output queue.
+    ///
+    /// The lock is held from the first reply of the read until the read is decoded, so on a
+    /// multi-threaded runtime a task sending meanwhile waits up to one read's decoding (a
+    /// read is at most `READ_BUF` bytes). Gathering the replies first and filling the slots
+    /// afterwards holds it for less but cost 2 % more instructions per request.
     fn receive(&mut self, conn: &mut Connection, data: &[u8], clock: &mut Clock) {
         let mut answering = None;
         let (pending, shared, wakers) = (&mut self.pending, &self.shared, &mut self.wakers);
