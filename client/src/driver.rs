@@ -373,6 +373,9 @@ impl Driver {
         // The core answers every request before it ends; should one slip through, say it may
         // have been written rather than dropping it.
         for (_, slot) in self.io.pending.drain(..) {
+            if slot == SlotId::TAKEN {
+                continue;
+            }
             let reason = self
                 .io
                 .last_reason
@@ -536,14 +539,29 @@ fn take_pending(pending: &mut VecDeque<(RequestId, SlotId)>, id: RequestId) -> O
     }
 }
 
-/// [`take_pending`] for a request that is not the oldest pending one (answered early). It
-/// is removed where it is: those answered early are mostly the newest (refused at once) or
-/// the oldest (timed out), so few entries move.
+/// [`take_pending`] for a request that is not the oldest pending one (answered early), or
+/// behind such a one. An entry taken out of order is marked [`SlotId::TAKEN`] where it is,
+/// not removed (removing from the middle moves half the list, and many requests timing out
+/// out of submission order would make that quadratic); marked entries are dropped here once
+/// they reach the front.
 #[cold]
 #[inline(never)]
 fn take_pending_late(pending: &mut VecDeque<(RequestId, SlotId)>, id: RequestId) -> Option<SlotId> {
+    while pending
+        .front()
+        .is_some_and(|&(_, slot)| slot == SlotId::TAKEN)
+    {
+        pending.pop_front();
+    }
+    if let Some(&(front, slot)) = pending.front() {
+        if front == id {
+            pending.pop_front();
+            return Some(slot);
+        }
+    }
     let i = pending.binary_search_by_key(&id, |(id, _)| *id).ok()?;
-    pending.remove(i).map(|(_, slot)| slot)
+    let slot = std::mem::replace(&mut pending[i].1, SlotId::TAKEN);
+    (slot != SlotId::TAKEN).then_some(slot)
 }
 
 #[cfg(feature = "tracing")]
@@ -670,5 +688,37 @@ mod tests {
         }
         assert_eq!(take_pending(&mut pending, RequestId(1)), None);
         assert!(pending.is_empty());
+    }
+
+    /// Requests answered out of order are marked, not removed, and the marks go once they
+    /// reach the front: answering the newer half newest first, then the older half in order,
+    /// every answer still finds its own slot once, and the list ends empty.
+    #[test]
+    fn out_of_order_answers_leave_no_marks_behind() {
+        let shared = Shared::new();
+        let n = 200;
+        let slots: Vec<SlotId> = (0..n)
+            .map(|_| shared.push_request(Request::single(&cmd("PING"))).unwrap())
+            .collect();
+        let mut pending: VecDeque<(RequestId, SlotId)> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, &slot)| (RequestId(i as u64), slot))
+            .collect();
+        // The newer half, newest first (each one out of order), then the older half in order.
+        let order = (n / 2..n).rev().chain(0..n / 2);
+        for i in order {
+            let id = RequestId(i as u64);
+            assert_eq!(
+                take_pending(&mut pending, id),
+                Some(slots[i]),
+                "request {i}"
+            );
+            if i >= n / 2 {
+                assert_eq!(pending.len(), n, "marked in place, not removed");
+            }
+        }
+        assert_eq!(take_pending(&mut pending, RequestId(n as u64)), None);
+        assert!(pending.is_empty(), "{} entries left", pending.len());
     }
 }

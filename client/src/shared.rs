@@ -40,6 +40,15 @@ pub(crate) struct SlotId {
     generation: u32,
 }
 
+impl SlotId {
+    /// Names no slot (no slot is given this index): marks an entry of the driver's pending
+    /// list whose request was answered out of order.
+    pub(crate) const TAKEN: SlotId = SlotId {
+        index: u32::MAX,
+        generation: 0,
+    };
+}
+
 enum SlotState {
     /// On the free list.
     Free,
@@ -107,7 +116,11 @@ impl Queue {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
-                let index = u32::try_from(self.slots.len()).expect("more than u32::MAX requests");
+                // `u32::MAX` is never given out: it is `SlotId::TAKEN`'s.
+                let index = u32::try_from(self.slots.len())
+                    .ok()
+                    .filter(|&i| i != u32::MAX)
+                    .expect("more than u32::MAX - 1 requests waiting");
                 self.slots.push(Slot {
                     generation: 0,
                     state: SlotState::Free,
