@@ -255,7 +255,7 @@ pub fn document(table: &str, settings: &str) -> String {
          Every measurement takes the clients in turns, so a change in the machine's speed (here it drifts by \
          tens of percent within a second) costs every client alike: (a) in turns of a fraction of a second, \
          its figure the median of each client's turns (and of redis-benchmark's, run in the same turns); (b) \
-         request by request; the others in rounds, each client keeping its best. Figures from a busy machine \
+         request by request, in rounds whose samples are pooled; the others in rounds, each client keeping its best. Figures from a busy machine \
          are lower than from an idle one; compare the ratios, and the load average below.\n\n\
          Clients: redwire (this workspace, defaults: RESP3, one multiplexed connection); redis-rs (`redis` \
          crate, `MultiplexedConnection` with its defaults, `ConnectionManager` for recovery); fred (one \
