@@ -1092,6 +1092,15 @@ fn only_response_timeouts(response_timeout: Duration) -> redwire_core::conn::Con
 
 /// Deadlines of answered requests that sit below a live one's pile up until they are the
 /// majority, and are then dropped; the deadlines of the requests still waiting are kept.
+/// Lets the server answer everything, checks that request `last` got its own reply, and that
+/// with nothing left waiting no deadline remains; then runs the simulation to its end.
+fn last_answered_leaves_no_timer(mut sim: Sim, last: redwire_core::conn::RequestId) {
+    sim.pump();
+    assert_echoed(&sim, last);
+    assert_eq!(sim.conn.poll_timeout(), None);
+    sim.finish();
+}
+
 #[test]
 fn stale_deadlines_are_dropped_and_live_ones_kept() {
     let mut c = only_response_timeouts(Duration::from_secs(30));
@@ -1128,10 +1137,7 @@ fn stale_deadlines_are_dropped_and_live_ones_kept() {
         Some(late_due),
         "the deadline of the request still waiting is kept"
     );
-    sim.pump();
-    assert_echoed(&sim, late);
-    assert_eq!(sim.conn.poll_timeout(), None);
-    sim.finish();
+    last_answered_leaves_no_timer(sim, late);
 }
 
 #[test]
@@ -1152,10 +1158,7 @@ fn answered_requests_leave_no_timer_behind() {
         sim.conn.poll_timeout(),
         Some(sim.now + Duration::from_secs(5))
     );
-    sim.pump();
-    assert_echoed(&sim, id);
-    assert_eq!(sim.conn.poll_timeout(), None);
-    sim.finish();
+    last_answered_leaves_no_timer(sim, id);
 }
 
 /// `handle_input_with` hands replies to its callback only while no output is queued, so the
