@@ -355,21 +355,20 @@ impl<T> Future for Reply<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         let this = self.get_mut();
-        match this.state {
-            ReplyState::Waiting(slot) => {
-                let polled = this.shared.poll_reply(slot, cx, this.convert);
-                if polled.is_ready() {
-                    // `poll_reply` freed the slot: it must not be abandoned as well.
-                    this.state = ReplyState::Done;
-                }
-                polled
-            }
+        let answer = match this.state {
+            ReplyState::Waiting(slot) => match this.shared.poll_reply(slot, cx) {
+                Poll::Pending => return Poll::Pending,
+                // `poll_reply` freed the slot: it must not be abandoned as well.
+                Poll::Ready(answer) => answer,
+            },
             ReplyState::Ended => {
                 this.state = ReplyState::Done;
-                Poll::Ready(Err(this.shared.ended_error()))
+                return Poll::Ready(Err(this.shared.ended_error()));
             }
             ReplyState::Done => panic!("Reply polled after completion"),
-        }
+        };
+        this.state = ReplyState::Done;
+        Poll::Ready(answer.and_then(this.convert))
     }
 }
 
@@ -602,7 +601,7 @@ mod tests {
         drop(reply);
         shared.answer(&mut vec![(second, Ok(Value::Integer(2)))], &mut Vec::new());
         assert_eq!(
-            shared.poll_reply(second, &mut cx, Ok),
+            shared.poll_reply(second, &mut cx),
             Poll::Ready(Ok(Value::Integer(2)))
         );
     }

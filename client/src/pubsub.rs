@@ -36,11 +36,10 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
-use parking_lot::{Mutex, MutexGuard};
 use redwire_core::conn::{ProtocolVersion, PubSubEvent, Request, SubscriptionKind};
 use redwire_core::resp::{ToArg, Value};
 
@@ -104,8 +103,8 @@ impl Sink {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, SinkState> {
-        self.state.lock()
+    fn lock(&self) -> std::sync::MutexGuard<'_, SinkState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Buffers an event, dropping the oldest when full; `false` once the subscriber is gone.
