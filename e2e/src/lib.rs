@@ -149,16 +149,22 @@ impl Rt {
         limit: Duration,
         future: impl Future<Output = T>,
     ) -> T {
+        self.before(limit, future)
+            .await
+            .unwrap_or_else(|| panic!("timed out after {limit:?} waiting for {what}"))
+    }
+
+    /// Awaits `future` for at most `limit`: its output, or `None` if the time ran out first.
+    async fn before<T>(&self, limit: Duration, future: impl Future<Output = T>) -> Option<T> {
         let mut future = std::pin::pin!(future);
         let mut timer = self.runtime.new_timer(self.runtime.now() + limit);
-        let out = std::future::poll_fn(|cx| {
+        std::future::poll_fn(|cx| {
             if let Poll::Ready(v) = future.as_mut().poll(cx) {
                 return Poll::Ready(Some(v));
             }
             timer.as_mut().poll(cx).map(|()| None)
         })
-        .await;
-        out.unwrap_or_else(|| panic!("timed out after {limit:?} waiting for {what}"))
+        .await
     }
 
     /// Checks `cond` every few milliseconds (on the runtime's timer, so the client's driver
@@ -187,7 +193,7 @@ impl Rt {
         let mut seen = Vec::new();
         let found = {
             let seen = &mut seen;
-            self.within(what, limit, async move {
+            self.before(limit, async move {
                 while let Some(t) = events.next().await {
                     if pred(&t) {
                         return Some(t);
@@ -198,9 +204,12 @@ impl Rt {
             })
             .await
         };
+        // What was seen on the way is part of every failure message: it tells a client stuck
+        // in one state from one that went elsewhere.
         match found {
-            Some(t) => (t, seen),
-            None => panic!("event stream ended before {what}; saw {seen:#?}"),
+            Some(Some(t)) => (t, seen),
+            Some(None) => panic!("event stream ended before {what}; saw {seen:#?}"),
+            None => panic!("timed out after {limit:?} waiting for {what}; saw {seen:#?}"),
         }
     }
 
