@@ -171,9 +171,8 @@ impl Client {
     /// Spawns the driver, with an event stream that sees even the very first transition.
     fn launch(runtime: Arc<dyn Runtime>, config: ClientConfig) -> (Client, Events) {
         let shared = Arc::new(Shared::new());
-        let events = Events {
-            rx: shared.subscribe().0,
-        };
+        let (rx, state) = shared.subscribe();
+        let events = Events { rx, state };
         let connection = Connection::new(config.clone().into_core(), runtime.now());
         let driver = driver::Driver::new(connection, runtime.clone(), shared.clone());
         runtime.spawn(Box::pin(driver));
@@ -272,9 +271,12 @@ impl Client {
 
     /// A stream of every state transition from now on, each with its typed reason. It ends
     /// when the connection is closed or failed for good.
+    ///
+    /// A transition made before the call is not in the stream: to wait for a state, check
+    /// [`Events::state`] first (see there).
     pub fn events(&self) -> Events {
-        let (rx, _) = self.handle.shared.subscribe();
-        Events { rx }
+        let (rx, state) = self.handle.shared.subscribe();
+        Events { rx, state }
     }
 
     /// Closes gracefully, for every clone: stops accepting requests, writes what is queued,
@@ -518,22 +520,54 @@ impl Transaction {
 ///
 /// Events are buffered without bound (there are few); the stream ends when the connection
 /// is closed or failed and its driver has stopped.
+///
+/// The stream starts at the state the connection was in when it was opened
+/// ([`Events::state`]): a client started with [`Client::start`] may already be connected by
+/// then, and that transition is not repeated. Waiting for a state therefore checks
+/// [`Events::state`] before each transition, which misses nothing:
+///
+/// ```no_run
+/// # async fn example(client: redwire_client::Client) {
+/// use redwire_client::StateKind;
+///
+/// let mut events = client.events();
+/// while events.state() != StateKind::Connected {
+///     if events.next().await.is_none() {
+///         return; // closed or failed for good
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Events {
     rx: mpsc::UnboundedReceiver<Transition>,
+    /// The state after the last transition returned, or when the stream was opened.
+    state: StateKind,
 }
 
 impl Events {
     /// The next transition, or `None` once the connection has ended.
     pub async fn next(&mut self) -> Option<Transition> {
-        std::future::poll_fn(|cx| Pin::new(&mut self.rx).poll_next(cx)).await
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// The state the connection is in as far as this stream has told: the state after the
+    /// last transition it returned, or, before the first, the state when it was opened.
+    /// Every later transition is still to come from the stream, so a state checked here and
+    /// then awaited through [`Events::next`] cannot be missed in between.
+    pub fn state(&self) -> StateKind {
+        self.state
     }
 }
 
 impl Stream for Events {
     type Item = Transition;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Transition>> {
-        Pin::new(&mut self.rx).poll_next(cx)
+        let next = Pin::new(&mut self.rx).poll_next(cx);
+        if let Poll::Ready(Some(t)) = &next {
+            self.state = t.to;
+        }
+        next
     }
 }
 

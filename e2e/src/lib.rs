@@ -155,7 +155,7 @@ impl Rt {
     }
 
     /// Awaits `future` for at most `limit`: its output, or `None` if the time ran out first.
-    async fn before<T>(&self, limit: Duration, future: impl Future<Output = T>) -> Option<T> {
+    pub async fn before<T>(&self, limit: Duration, future: impl Future<Output = T>) -> Option<T> {
         let mut future = std::pin::pin!(future);
         let mut timer = self.runtime.new_timer(self.runtime.now() + limit);
         std::future::poll_fn(|cx| {
@@ -213,7 +213,17 @@ impl Rt {
         }
     }
 
-    /// Waits for the transition into `state`.
+    /// Waits (at most `limit`) until the connection is in `state`, counting the state it was
+    /// in when `events` was opened: a client started with `Client::start` may be connected
+    /// before the test subscribes, and that transition is not in the stream.
+    pub async fn reach_state(&self, events: &mut Events, state: StateKind, limit: Duration) {
+        if events.state() != state {
+            self.wait_state(events, state, limit).await;
+        }
+    }
+
+    /// Waits for the next transition into `state` (one already made before `events` was
+    /// opened does not count; see [`Rt::reach_state`]).
     pub async fn wait_state(
         &self,
         events: &mut Events,

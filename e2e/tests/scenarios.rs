@@ -93,6 +93,7 @@ redwire_e2e::runtime_tests!(
     pipeline_of_100k_commands,
     transaction_runs_together,
     graceful_close_answers_everything_in_flight,
+    events_opened_late_start_at_the_current_state,
     server_restart_recovers_without_user_action,
     per_request_timeout_is_typed_and_the_late_reply_skipped,
     silent_connection_is_replaced,
@@ -468,6 +469,26 @@ async fn graceful_close_answers_everything_in_flight(rt: Rt) {
     assert_eq!(server.command(&["GET", "c"]).as_int(), Some(sum));
 }
 
+/// A stream opened after the client connected does not repeat the transition, and says where
+/// it starts; the transitions after it all come.
+async fn events_opened_late_start_at_the_current_state(rt: Rt) {
+    let (_server, client) = server_and_client(&rt).await;
+    let mut events = client.events();
+    assert_eq!(events.state(), StateKind::Connected);
+    // Nothing happened since: no transition is waiting in the stream.
+    assert!(rt
+        .before(Duration::from_millis(50), events.next())
+        .await
+        .is_none());
+    rt.reach_state(&mut events, StateKind::Connected, PROMPT)
+        .await;
+    client.close().await;
+    let (closed, _) = rt.wait_state(&mut events, StateKind::Closed, PROMPT).await;
+    assert_eq!(closed.from, StateKind::Draining);
+    assert_eq!(events.state(), StateKind::Closed);
+    assert!(rt.within("the end", PROMPT, events.next()).await.is_none());
+}
+
 async fn server_restart_recovers_without_user_action(rt: Rt) {
     let mut server = RedisServer::start();
     // A short backoff cap keeps the test quick; everything else is the default.
@@ -476,7 +497,8 @@ async fn server_restart_recovers_without_user_action(rt: Rt) {
         ..config(&server).core().backoff
     }));
     let mut events = client.events();
-    rt.wait_state(&mut events, StateKind::Connected, PROMPT)
+    // The driver may connect before the subscription (it runs on another thread here).
+    rt.reach_state(&mut events, StateKind::Connected, PROMPT)
         .await;
     send(&client, &cmd("SET").arg("before").arg("1")).await;
 
