@@ -357,20 +357,21 @@ impl<T> Future for Reply<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         let this = self.get_mut();
-        let answer = match this.state {
-            ReplyState::Waiting(slot) => match this.shared.poll_reply(slot, cx) {
-                Poll::Pending => return Poll::Pending,
-                // `poll_reply` freed the slot: it must not be abandoned as well.
-                Poll::Ready(answer) => answer,
-            },
+        match this.state {
+            ReplyState::Waiting(slot) => {
+                let polled = this.shared.poll_reply(slot, cx, this.convert);
+                if polled.is_ready() {
+                    // `poll_reply` freed the slot: it must not be abandoned as well.
+                    this.state = ReplyState::Done;
+                }
+                polled
+            }
             ReplyState::Ended => {
                 this.state = ReplyState::Done;
-                return Poll::Ready(Err(this.shared.ended_error()));
+                Poll::Ready(Err(this.shared.ended_error()))
             }
             ReplyState::Done => panic!("Reply polled after completion"),
-        };
-        this.state = ReplyState::Done;
-        Poll::Ready(answer.and_then(this.convert))
+        }
     }
 }
 
@@ -635,7 +636,7 @@ mod tests {
         drop(reply);
         shared.answer(&mut vec![(second, Ok(Value::Integer(2)))], &mut Vec::new());
         assert_eq!(
-            shared.poll_reply(second, &mut cx),
+            shared.poll_reply(second, &mut cx, Ok),
             Poll::Ready(Ok(Value::Integer(2)))
         );
     }

@@ -36,10 +36,11 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
+use parking_lot::{Mutex, MutexGuard};
 use redwire_core::conn::{ProtocolVersion, PubSubEvent, Request, SubscriptionKind};
 use redwire_core::resp::{ToArg, Value};
 
@@ -103,8 +104,8 @@ impl Sink {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, SinkState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, SinkState> {
+        self.state.lock()
     }
 
     /// Buffers an event, dropping the oldest when full; `false` once the subscriber is gone.

@@ -11,12 +11,18 @@
 //! request would allocate one, and cost more than the rest of the client's work). The driver
 //! fills every answer of a batch under one lock. Each slot carries a generation, bumped when
 //! it is freed, so a slot reused for a new request is never given an older request's answer.
+//!
+//! The locks are `parking_lot`'s: taking and releasing an uncontended one is one inlined atomic
+//! operation each, without the poisoning bookkeeping of `std`'s. This module took the guard of a
+//! poisoned `std` lock all the same, so nothing changes but the cost, which three locks per
+//! request make measurable (about 46 instructions per request, 2.7 % of the client's).
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use futures_channel::mpsc;
+use parking_lot::{Mutex, MutexGuard};
 use redwire_core::conn::{
     CloseReason, ProtocolVersion, PubSubEvent, Request, RequestError, StateKind, Transition,
 };
@@ -34,13 +40,25 @@ pub(crate) struct SlotId {
     generation: u32,
 }
 
+impl SlotId {
+    /// Names no slot (no slot is given this index): marks an entry of the driver's pending
+    /// list whose request was answered out of order.
+    pub(crate) const TAKEN: SlotId = SlotId {
+        index: u32::MAX,
+        generation: 0,
+    };
+}
+
 enum SlotState {
     /// On the free list.
     Free,
     /// Taken by a request not answered yet; the waker of the task awaiting it, once polled.
     Waiting(Option<Waker>),
-    /// Answered, not read yet.
-    Answered(Answer),
+    /// Answered with a reply, not read yet.
+    Replied(Value),
+    /// Answered with an error, not read yet. Boxed (errors are rare) so that a slot is no
+    /// larger than a reply, and a reply moves in and out of it as it is.
+    Failed(Box<RequestError>),
     /// The driver stopped without answering (its runtime shut down).
     Stopped,
     /// Its reply future was dropped unanswered: the slot is freed when the answer comes.
@@ -98,7 +116,11 @@ impl Queue {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
-                let index = u32::try_from(self.slots.len()).expect("more than u32::MAX requests");
+                // `u32::MAX` is never given out: it is `SlotId::TAKEN`'s.
+                let index = u32::try_from(self.slots.len())
+                    .ok()
+                    .filter(|&i| i != u32::MAX)
+                    .expect("more than u32::MAX - 1 requests waiting");
                 self.slots.push(Slot {
                     generation: 0,
                     state: SlotState::Free,
@@ -107,7 +129,9 @@ impl Queue {
             }
         };
         let slot = &mut self.slots[index as usize];
-        slot.state = SlotState::Waiting(None);
+        // A free slot holds nothing to drop: forgetting it saves a call to its drop glue.
+        debug_assert!(matches!(slot.state, SlotState::Free));
+        std::mem::forget(std::mem::replace(&mut slot.state, SlotState::Waiting(None)));
         SlotId {
             index,
             generation: slot.generation,
@@ -178,14 +202,9 @@ impl Shared {
 
     /// Adds a Pub/Sub subscriber's buffer (ended at once if the driver already ended).
     pub(crate) fn add_sink(&self, sink: Arc<Sink>) {
-        let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sinks = self.sinks.lock();
         // As for event streams: the driver marks the end before ending the sinks.
-        let ended = self
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .ended
-            .is_some();
+        let ended = self.queue.lock().ended.is_some();
         if ended {
             sink.end();
         } else {
@@ -195,7 +214,7 @@ impl Shared {
 
     /// Hands a Pub/Sub event to every live subscriber (none: dropped).
     pub(crate) fn deliver(&self, event: PubSubEvent) {
-        let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sinks = self.sinks.lock();
         match sinks.len() {
             0 => {}
             // The common case moves the event instead of cloning it.
@@ -211,7 +230,7 @@ impl Shared {
     /// Queues a message for the driver, or drops it and gives the reason if the driver ended.
     pub(crate) fn push(&self, msg: Msg) -> Result<(), Ended> {
         let waker = {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = self.queue.lock();
             if let Some(ended) = &q.ended {
                 return Err(ended.clone());
             }
@@ -229,7 +248,7 @@ impl Shared {
     #[inline]
     pub(crate) fn push_request(&self, request: Request) -> Option<SlotId> {
         let (id, waker) = {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = self.queue.lock();
             if q.ended.is_some() {
                 return None;
             }
@@ -257,49 +276,51 @@ impl Shared {
     /// Locks the reply slots for a run of answers (see [`Answering`]).
     pub(crate) fn answering(&self) -> Answering<'_> {
         Answering {
-            queue: self.queue.lock().unwrap_or_else(|e| e.into_inner()),
+            queue: self.queue.lock(),
         }
     }
 
-    /// What slot `id` holds for the reply future that owns it: its answer (the slot is then
-    /// freed), or `Pending` after registering the future's waker. A driver that stopped
-    /// without answering gives [`Error::DriverStopped`](crate::Error::DriverStopped).
+    /// What slot `id` holds for the reply future that owns it, converted by `convert`: its
+    /// answer (the slot is then freed, and the conversion done after unlocking), or `Pending`
+    /// after registering the future's waker. A driver that stopped without answering gives
+    /// [`Error::DriverStopped`](crate::Error::DriverStopped).
     #[inline(always)]
-    pub(crate) fn poll_reply(
+    pub(crate) fn poll_reply<T>(
         &self,
         id: SlotId,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<Value, crate::Error>> {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(slot) = q.slot(id) else {
-            // Freed while a future still owns it: cannot happen, but must not hang.
-            return Poll::Ready(Err(crate::Error::DriverStopped));
-        };
-        if let SlotState::Waiting(waker) = &mut slot.state {
-            // Checked in place: moving the state out and back costs more than the check.
-            match waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => *waker = Some(cx.waker().clone()),
+        convert: fn(Value) -> Result<T, crate::Error>,
+    ) -> Poll<Result<T, crate::Error>> {
+        let state = {
+            let mut q = self.queue.lock();
+            let Some(slot) = q.slot(id) else {
+                // Freed while a future still owns it: cannot happen, but must not hang.
+                return Poll::Ready(Err(crate::Error::DriverStopped));
+            };
+            if let SlotState::Waiting(waker) = &mut slot.state {
+                // Checked in place: moving the state out and back costs more than the check.
+                match waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                return Poll::Pending;
             }
-            return Poll::Pending;
+            let state = std::mem::replace(&mut slot.state, SlotState::Free);
+            // Freed in place (the state is already `Free`): writing it again would drop it again.
+            slot.generation = slot.generation.wrapping_add(1);
+            q.free.push(id.index);
+            state
+        };
+        match state {
+            // The reply goes from the slot to `convert` as it is: no other enum to repack into.
+            SlotState::Replied(value) => Poll::Ready(convert(value)),
+            other => Poll::Ready(Err(unanswered(other))),
         }
-        let answer = match std::mem::replace(&mut slot.state, SlotState::Free) {
-            SlotState::Answered(Ok(value)) => Ok(value),
-            SlotState::Answered(Err(e)) => Err(e.into()),
-            // Free or abandoned: not owned by a live future; cannot happen, but must not hang.
-            SlotState::Stopped | SlotState::Free | SlotState::Abandoned | SlotState::Waiting(_) => {
-                Err(crate::Error::DriverStopped)
-            }
-        };
-        // Freed in place (the state is already `Free`): writing it again would drop it again.
-        slot.generation = slot.generation.wrapping_add(1);
-        q.free.push(id.index);
-        Poll::Ready(answer)
     }
 
     /// Why requests are refused: the driver ended (for a reply future made after the end).
     pub(crate) fn ended_error(&self) -> crate::Error {
-        let q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let q = self.queue.lock();
         q.ended
             .as_ref()
             .map_or(crate::Error::DriverStopped, Ended::error)
@@ -309,7 +330,7 @@ impl Shared {
     /// the answer comes.
     pub(crate) fn abandon(&self, id: SlotId) {
         let answer = {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = self.queue.lock();
             let Some(slot) = q.slot(id) else { return };
             match std::mem::replace(&mut slot.state, SlotState::Abandoned) {
                 SlotState::Waiting(_) => return,
@@ -327,7 +348,7 @@ impl Shared {
     pub(crate) fn stop_slots(&self) {
         let mut wakers = Vec::new();
         {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = self.queue.lock();
             for index in 0..q.slots.len() {
                 match std::mem::replace(&mut q.slots[index].state, SlotState::Stopped) {
                     SlotState::Waiting(waker) => wakers.extend(waker),
@@ -344,7 +365,7 @@ impl Shared {
     /// Moves every queued message into `out` (which must be empty); registers the driver's
     /// waker when there were none.
     pub(crate) fn take(&self, out: &mut Vec<Msg>, cx: &mut Context<'_>) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.queue.lock();
         if q.msgs.is_empty() {
             match &q.waker {
                 Some(w) if w.will_wake(cx.waker()) => {}
@@ -359,7 +380,7 @@ impl Shared {
 
     /// Marks the driver as ended and returns what was still queued.
     pub(crate) fn end(&self, ended: Ended) -> Vec<Msg> {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.queue.lock();
         q.ended = Some(ended);
         q.waker = None;
         std::mem::take(&mut q.msgs)
@@ -373,15 +394,10 @@ impl Shared {
     /// knows every later transition reaches it.
     pub(crate) fn subscribe(&self) -> (mpsc::UnboundedReceiver<Transition>, StateKind) {
         let (tx, rx) = mpsc::unbounded();
-        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut subs = self.subscribers.lock();
         // The driver marks the end before clearing the subscribers, so a stream opened after
         // the end is seen here and ends at once instead of waiting for ever.
-        let ended = self
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .ended
-            .is_some();
+        let ended = self.queue.lock().ended.is_some();
         if !ended {
             subs.push(tx);
         }
@@ -390,7 +406,7 @@ impl Shared {
 
     /// Records a transition and sends it to every live subscriber.
     pub(crate) fn publish(&self, transition: &Transition) {
-        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut subs = self.subscribers.lock();
         // Stored under the subscribers' lock: a subscriber sees either the new state or the event.
         self.state
             .store(encode_state(transition.to), Ordering::Release);
@@ -399,11 +415,8 @@ impl Shared {
 
     /// Ends every event stream and Pub/Sub subscriber.
     pub(crate) fn close_subscribers(&self) {
-        self.subscribers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        let sinks = std::mem::take(&mut *self.sinks.lock().unwrap_or_else(|e| e.into_inner()));
+        self.subscribers.lock().clear();
+        let sinks = std::mem::take(&mut *self.sinks.lock());
         for sink in sinks {
             sink.end();
         }
@@ -423,15 +436,46 @@ impl Answering<'_> {
     /// the task awaiting it.
     #[inline]
     pub(crate) fn put(&mut self, id: SlotId, answer: Answer, wakers: &mut Vec<Waker>) {
+        let state = match answer {
+            Ok(value) => SlotState::Replied(value),
+            Err(e) => SlotState::Failed(Box::new(e)),
+        };
+        self.put_state(id, state, wakers);
+    }
+
+    /// [`put`](Self::put) for a reply (the usual answer), built in its slot's state as it is.
+    #[inline]
+    pub(crate) fn put_reply(&mut self, id: SlotId, value: Value, wakers: &mut Vec<Waker>) {
+        self.put_state(id, SlotState::Replied(value), wakers);
+    }
+
+    #[inline]
+    fn put_state(&mut self, id: SlotId, state: SlotState, wakers: &mut Vec<Waker>) {
         let q = &mut *self.queue;
         let Some(slot) = q.slot(id) else { return };
-        match std::mem::replace(&mut slot.state, SlotState::Answered(answer)) {
+        match std::mem::replace(&mut slot.state, state) {
             SlotState::Waiting(Some(waker)) => wakers.push(waker),
             SlotState::Waiting(None) => {}
             SlotState::Abandoned => q.free_slot(id.index),
             // Answered twice: the core answers each request once; keep the first.
             other => slot.state = other,
         }
+    }
+}
+
+/// The error a reply future gets from a slot read without a reply in it (kept out of line:
+/// errors are rare, and their conversion would crowd the reply's path).
+#[cold]
+#[inline(never)]
+fn unanswered(state: SlotState) -> crate::Error {
+    match state {
+        SlotState::Failed(e) => (*e).into(),
+        // Free or abandoned: not owned by a live future; cannot happen, but must not hang.
+        SlotState::Stopped
+        | SlotState::Free
+        | SlotState::Abandoned
+        | SlotState::Waiting(_)
+        | SlotState::Replied(_) => crate::Error::DriverStopped,
     }
 }
 
@@ -504,6 +548,15 @@ mod tests {
         assert!(answers.is_empty() && wakers.is_empty());
     }
 
+    /// Polls slot `id` for its reply as it is (no conversion).
+    fn poll(
+        shared: &Shared,
+        id: SlotId,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Value, crate::Error>> {
+        shared.poll_reply(id, cx, Ok)
+    }
+
     fn answered(polled: Poll<Result<Value, crate::Error>>) -> Result<Value, crate::Error> {
         match polled {
             Poll::Ready(Err(crate::Error::DriverStopped)) => panic!("stopped"),
@@ -522,29 +575,20 @@ mod tests {
         let a = shared.push_request(request()).unwrap();
         let b = shared.push_request(request()).unwrap();
         assert_ne!(a, b);
-        assert!(shared.poll_reply(a, &mut cx).is_pending());
-        assert!(shared.poll_reply(b, &mut cx).is_pending());
+        assert!(poll(&shared, a, &mut cx).is_pending());
+        assert!(poll(&shared, b, &mut cx).is_pending());
 
         answer_ints(&shared, &[(b, 2), (a, 1)]);
         assert_eq!(counter.0.load(Ordering::SeqCst), 2);
-        assert_eq!(
-            answered(shared.poll_reply(a, &mut cx)),
-            Ok(Value::Integer(1))
-        );
+        assert_eq!(answered(poll(&shared, a, &mut cx)), Ok(Value::Integer(1)));
 
         // `a`'s slot is reused with a new generation: a late answer for `a` is not delivered.
         let c = shared.push_request(request()).unwrap();
         answer_ints(&shared, &[(a, 99)]);
-        assert!(shared.poll_reply(c, &mut cx).is_pending());
+        assert!(poll(&shared, c, &mut cx).is_pending());
         answer_ints(&shared, &[(c, 3)]);
-        assert_eq!(
-            answered(shared.poll_reply(c, &mut cx)),
-            Ok(Value::Integer(3))
-        );
-        assert_eq!(
-            answered(shared.poll_reply(b, &mut cx)),
-            Ok(Value::Integer(2))
-        );
+        assert_eq!(answered(poll(&shared, c, &mut cx)), Ok(Value::Integer(3)));
+        assert_eq!(answered(poll(&shared, b, &mut cx)), Ok(Value::Integer(2)));
     }
 
     /// A reply future dropped before or after its answer frees its slot (no leak); nobody else
@@ -563,14 +607,11 @@ mod tests {
         shared.abandon(b);
         answer_ints(&shared, &[(a, 1)]);
         {
-            let q = shared.queue.lock().unwrap();
+            let q = shared.queue.lock();
             assert_eq!(q.free.len(), q.slots.len(), "every slot is free again");
         }
         let c = shared.push_request(request()).unwrap();
-        assert!(
-            shared.poll_reply(c, &mut cx).is_pending(),
-            "no stale answer"
-        );
+        assert!(poll(&shared, c, &mut cx).is_pending(), "no stale answer");
     }
 
     /// When the driver stops unfinished, every request still waiting learns it (and is woken),
@@ -586,19 +627,16 @@ mod tests {
         shared.take(&mut batch, &mut cx);
         assert_eq!(batch.iter().map(slot_of).collect::<Vec<_>>(), vec![a, b]);
         answer_ints(&shared, &[(a, 1)]);
-        assert!(shared.poll_reply(b, &mut cx).is_pending());
+        assert!(poll(&shared, b, &mut cx).is_pending());
         let woken = counter.0.load(Ordering::SeqCst);
         drop(shared.end(Ended::Stopped));
         shared.stop_slots();
         assert_eq!(counter.0.load(Ordering::SeqCst), woken + 1);
         assert!(matches!(
-            shared.poll_reply(b, &mut cx),
+            poll(&shared, b, &mut cx),
             Poll::Ready(Err(crate::Error::DriverStopped))
         ));
-        assert_eq!(
-            answered(shared.poll_reply(a, &mut cx)),
-            Ok(Value::Integer(1))
-        );
+        assert_eq!(answered(poll(&shared, a, &mut cx)), Ok(Value::Integer(1)));
     }
 
     /// Many requests queued while the driver is idle cost one wake-up, and come out as one batch.

@@ -86,9 +86,11 @@ proptest! {
         config in config(),
         scripts in proptest::collection::vec(script(), 0..3),
         steps in proptest::collection::vec(step(), 0..120),
+        direct in any::<bool>(),
     ) {
         let mut sim = Sim::new(config);
         sim.scripts = scripts;
+        sim.direct = direct;
         for s in &steps {
             sim.step(s);
         }
@@ -109,10 +111,12 @@ proptest! {
     fn replies_match_requests_across_any_split(
         sizes in proptest::collection::vec(1u8..4, 1..40),
         chunks in proptest::collection::vec(1u16..50, 1..200),
+        direct in any::<bool>(),
     ) {
         let mut config = sim_config();
         config.queue_limit = 100;
         let mut sim = Sim::new(config);
+        sim.direct = direct;
         sim.open(true);
         let ids: Vec<_> = sizes.iter().map(|&n| sim.submit(usize::from(n), Default::default())).collect();
         for (i, c) in chunks.iter().enumerate() {

@@ -1160,3 +1160,47 @@ fn answered_requests_leave_no_timer_behind() {
     );
     last_answered_leaves_no_timer(sim, id);
 }
+
+/// `handle_input_with` hands replies to its callback only while no output is queued, so the
+/// order the caller sees is the one `handle_input` gives: a reply decoded after a queued
+/// output still comes as `Output::Reply`, after it.
+#[test]
+fn direct_replies_keep_their_place_among_outputs() {
+    use redwire_core::conn::Output;
+
+    let mut sim = connected(sim_config());
+    let take_replies = |sim: &mut Sim| {
+        let chunk = sim.server.as_mut().unwrap().out.split().freeze();
+        let mut direct = Vec::new();
+        let now = sim.now;
+        sim.conn
+            .handle_input_with(Input::Received(&chunk), now, |id, v| direct.push((id, v)));
+        direct
+    };
+
+    // Nothing queued: both replies go to the callback, in order, and no output is left.
+    let a = sim.submit(1, PLAIN);
+    let b = sim.submit(1, PLAIN);
+    sim.write(usize::MAX);
+    let direct = take_replies(&mut sim);
+    assert_eq!(direct, vec![(a, echo(&sim, a)), (b, echo(&sim, b))]);
+    assert!(sim.conn.poll_output().is_none());
+
+    // A transition queued first: the reply comes after it, as an output.
+    let c = sim.submit(1, PLAIN);
+    sim.write(usize::MAX);
+    let now = sim.now;
+    sim.conn.handle_input(Input::Close, now);
+    assert!(take_replies(&mut sim).is_empty());
+    match sim.conn.poll_output() {
+        Some(Output::Transition(t)) => assert_eq!(t.to, Draining),
+        other => panic!("expected the transition first, got {other:?}"),
+    }
+    match sim.conn.poll_output() {
+        Some(Output::Reply { id, result }) => {
+            assert_eq!(id, c);
+            assert_eq!(result, Ok(echo(&sim, c)));
+        }
+        other => panic!("expected c's reply, got {other:?}"),
+    }
+}

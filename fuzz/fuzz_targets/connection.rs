@@ -8,6 +8,10 @@
 //! requests that never ran; nothing transmitted without a socket or before the
 //! handshake; only legal transitions, none out of Failed/Closed; reconnects and failures
 //! matching the close reason's class; no deadline in the past.
+//!
+//! Inputs of odd length are fed with `handle_input_with` (replies handed over as they are
+//! decoded), the others with `handle_input` (every reply an `Output::Reply`): both ways
+//! must keep the same invariants.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -18,6 +22,7 @@ mod conn_sim;
 fuzz_target!(|data: &[u8]| {
     let (config, steps) = conn_sim::scenario_from_bytes(data);
     let mut sim = conn_sim::Sim::new(config);
+    sim.direct = data.len() % 2 == 1;
     for step in &steps {
         sim.step(step);
     }

@@ -171,9 +171,12 @@ impl Request {
 impl From<Cmd> for Request {
     /// [`Request::single`], taking over the command's buffer instead of copying it.
     #[inline]
-    fn from(cmd: Cmd) -> Request {
+    fn from(mut cmd: Cmd) -> Request {
         let shape = Request::shape(&cmd);
-        Request::one(cmd.into(), shape)
+        // The header goes into the command where it is, and its buffer is moved once: a
+        // command moved into `Cmd::into_encoding` was copied through the stack on the way.
+        let start = cmd.write_header();
+        Request::one(Encoded::Owned(cmd.args, start), shape)
     }
 }
 
@@ -238,9 +241,9 @@ impl Encoded {
 
 impl From<Cmd> for Encoded {
     #[inline]
-    fn from(cmd: Cmd) -> Encoded {
-        let (buf, start) = cmd.into_encoding();
-        Encoded::Owned(buf, start)
+    fn from(mut cmd: Cmd) -> Encoded {
+        let start = cmd.write_header();
+        Encoded::Owned(cmd.args, start)
     }
 }
 
@@ -366,6 +369,10 @@ pub struct Connection {
     /// Replies collected so far for the front slot, when it is a batch (single requests
     /// never allocate here). Only the front slot collects: replies come in order.
     collected: Vec<Value>,
+    /// Buffers of requests answered during the current read, given back to the thread's
+    /// list together when the read is handled (or when [`ANSWERED_BATCH`] are waiting):
+    /// never held across reads, so an idle connection keeps none.
+    answered: spare::Batch,
     deadlines: Deadlines,
     /// One write buffer for the connection's life: handed out with `split().freeze()`, its
     /// allocation is reclaimed once the caller drops the `Bytes`.
@@ -402,6 +409,11 @@ pub struct Connection {
 /// the connection grow without bound. Beyond it the oldest are dropped and counted.
 const PUBSUB_EVENTS_LIMIT: usize = 64 * 1024;
 
+/// Most answered requests' buffers held before they are given back (see
+/// `Connection::answered`). Its room grows to this with the first reads that answer as many,
+/// then stays: a connection that answers few requests keeps little room.
+const ANSWERED_BATCH: usize = 32;
+
 impl Connection {
     /// Starts connecting: the first output is [`Output::Open`], asked for at once. The
     /// machine starts in [`StateKind::Connecting`] (attempt 1); no transition is reported
@@ -426,6 +438,7 @@ impl Connection {
             queue: VecDeque::new(),
             in_flight: VecDeque::new(),
             collected: Vec::new(),
+            answered: spare::Batch::default(),
             deadlines: Deadlines::default(),
             wbuf: BytesMut::new(),
             rbuf: BytesMut::new(),
@@ -449,6 +462,41 @@ impl Connection {
     /// Feeds an input. Inputs that make no sense in the current state (bytes while no
     /// socket is open, a second `Close`...) are ignored.
     pub fn handle_input(&mut self, input: Input<'_>, now: Instant) {
+        self.input(input, now, &mut |conn: &mut Connection, id, value| {
+            conn.reply(id, Ok(value))
+        });
+    }
+
+    /// Feeds an input as [`handle_input`](Self::handle_input) does, but hands the replies
+    /// it decodes to `on_reply` at once instead of queuing each as an [`Output::Reply`]:
+    /// a driver that puts each reply straight where its caller awaits it saves the trip
+    /// through the output queue.
+    ///
+    /// Order is kept: a reply goes to `on_reply` only while no output is queued, so
+    /// everything given to `on_reply` comes before every output still to be polled; a
+    /// reply decoded after an output was queued (and every answer that is an error, such
+    /// as [`RequestError::Timeout`]) still comes as [`Output::Reply`]. Each request is
+    /// answered exactly once either way.
+    pub fn handle_input_with<F>(&mut self, input: Input<'_>, now: Instant, mut on_reply: F)
+    where
+        F: FnMut(RequestId, Value),
+    {
+        self.input(input, now, &mut |conn: &mut Connection, id, value| {
+            if conn.outputs.is_empty() {
+                on_reply(id, value)
+            } else {
+                conn.reply(id, Ok(value))
+            }
+        });
+    }
+
+    /// [`handle_input`](Self::handle_input), with replies decoded from the input handed to
+    /// `deliver`.
+    #[inline]
+    fn input<D>(&mut self, input: Input<'_>, now: Instant, deliver: &mut D)
+    where
+        D: FnMut(&mut Connection, RequestId, Value),
+    {
         let now = self.advance(now);
         match input {
             Input::SocketOpened => self.on_socket_opened(now),
@@ -461,12 +509,12 @@ impl Connection {
             Input::Received(data) => {
                 if self.socket_open {
                     self.rbuf.extend_from_slice(data);
-                    self.on_received(now);
+                    self.on_received(now, deliver);
                 }
             }
             Input::ReceivedInPlace(_) => {
                 if self.socket_open {
-                    self.on_received(now);
+                    self.on_received(now, deliver);
                 } else {
                     self.rbuf.clear();
                 }
@@ -496,7 +544,8 @@ impl Connection {
     }
 
     /// Submits a request; its answer comes as exactly one [`Output::Reply`], possibly at
-    /// once (`QueueFull`, `NotConnected`, `Closed`, `Failed`).
+    /// once (`QueueFull`, `NotConnected`, `Closed`, `Failed`), or as one call of the
+    /// callback given to [`handle_input_with`](Self::handle_input_with).
     #[inline]
     pub fn submit(&mut self, mut request: Request, now: Instant) -> RequestId {
         let now = self.advance(now);
@@ -891,21 +940,31 @@ impl Connection {
 
     // ---- reading ----
 
-    fn on_received(&mut self, now: Instant) {
+    fn on_received<D>(&mut self, now: Instant, deliver: &mut D)
+    where
+        D: FnMut(&mut Connection, RequestId, Value),
+    {
         self.last_received = now;
         while self.socket_open {
             match self.decoder.decode_deferred(&mut self.rbuf) {
-                Ok(Some(value)) => self.on_frame(value, now),
+                Ok(Some(value)) => self.on_frame(value, now, deliver),
                 Ok(None) => break,
                 Err(e) => self.connection_lost(CloseReason::Protocol(e.kind), now),
             }
         }
         // Once per read rather than once per reply.
         self.decoder.settle(&mut self.rbuf);
+        if !self.answered.is_empty() {
+            self.answered.give_back();
+        }
     }
 
+    /// Handles one frame; the reply it completes, if any, goes to `deliver`.
     #[inline]
-    fn on_frame(&mut self, value: Value, now: Instant) {
+    fn on_frame<D>(&mut self, value: Value, now: Instant, deliver: &mut D)
+    where
+        D: FnMut(&mut Connection, RequestId, Value),
+    {
         // An ordinary reply on an established connection goes straight to its slot.
         let routine = !matches!(value, Value::Push(_) | Value::Array(_))
             && matches!(self.state, State::Connected { .. } | State::Draining { .. })
@@ -918,7 +977,7 @@ impl Connection {
                 None => return,
             }
         };
-        self.answer_front(value, now);
+        self.answer_front(value, now, deliver);
     }
 
     /// A frame that may not be a reply to the front slot (a push, a Pub/Sub message in
@@ -966,9 +1025,12 @@ impl Connection {
         Some(value)
     }
 
-    /// A reply for the front slot.
+    /// A reply for the front slot; the reply of the request it completes goes to `deliver`.
     #[inline]
-    fn answer_front(&mut self, value: Value, now: Instant) {
+    fn answer_front<D>(&mut self, value: Value, now: Instant, deliver: &mut D)
+    where
+        D: FnMut(&mut Connection, RequestId, Value),
+    {
         let Some(slot) = self.in_flight.front_mut() else {
             self.connection_lost(CloseReason::UnexpectedReply, now);
             return;
@@ -991,7 +1053,12 @@ impl Connection {
             }
             return;
         }
-        let Some(slot) = self.in_flight.pop_front() else {
+        let Some(Slot {
+            entry: Entry { id, bytes, .. },
+            waiter,
+            ..
+        }) = self.in_flight.pop_front()
+        else {
             return;
         };
         if pubsub_error {
@@ -1006,7 +1073,7 @@ impl Connection {
             // Progress: the unresponsive clock restarts (see `unresponsive_deadline`).
             self.awaiting_since = Some(now);
         }
-        match slot.waiter {
+        match waiter {
             Waiter::Request => {
                 let result = if batch {
                     let mut all = std::mem::take(&mut self.collected);
@@ -1015,11 +1082,23 @@ impl Connection {
                 } else {
                     value
                 };
-                self.reply(slot.entry.id, Ok(result));
+                deliver(self, id, result);
             }
             Waiter::Ping => self.ping_deadline = None,
             Waiter::Abandoned => {}
         }
+        if let Encoded::Owned(buf, _) = bytes {
+            self.recycle(buf);
+        }
+    }
+
+    /// Keeps an answered request's buffer to give back with the others of this read.
+    #[inline]
+    fn recycle(&mut self, buf: spare::Pooled) {
+        if self.answered.len() >= ANSWERED_BATCH {
+            self.answered.give_back();
+        }
+        self.answered.push(buf);
     }
 
     // ---- connection life ----
@@ -1270,6 +1349,45 @@ impl Connection {
 mod tests {
     use super::*;
     use crate::resp::encode::spare;
+
+    #[test]
+    fn answered_requests_buffers_go_back_once_their_read_is_handled() {
+        let now = Instant::now();
+        let mut config = Config::new(Endpoint::tcp("test", 6379));
+        config.protocol = ProtocolVersion::Resp2;
+        let mut conn = Connection::new(config, now);
+        while conn.poll_output().is_some() {}
+        conn.handle_input(Input::SocketOpened, now);
+        while conn.poll_output().is_some() {}
+        // The handshake's `PING` probe.
+        conn.handle_input(Input::Received(b"+PONG\r\n"), now);
+        while conn.poll_output().is_some() {}
+        assert_eq!(conn.state(), StateKind::Connected);
+        // More than a batch of them, answered by one read.
+        let n = 2 * ANSWERED_BATCH + 3;
+        for _ in 0..n {
+            conn.submit(Request::from(crate::resp::cmd("GET").arg("k")), now);
+        }
+        while conn.poll_output().is_some() {}
+        assert_eq!(spare::len(), 0);
+        // Part of the first reply only: nothing answered, nothing given back.
+        conn.handle_input(Input::Received(b":1"), now);
+        assert_eq!(spare::len(), 0);
+        let mut replies = b"\r\n".to_vec();
+        replies.extend(b":1\r\n".repeat(n - 1));
+        conn.handle_input(Input::Received(&replies), now);
+        // All of them back in the thread's list, none held by the connection.
+        assert!(conn.answered.is_empty());
+        assert_eq!(spare::len(), n);
+        let mut answers = 0;
+        while let Some(out) = conn.poll_output() {
+            if let Output::Reply { result, .. } = out {
+                assert_eq!(result, Ok(Value::Integer(1)));
+                answers += 1;
+            }
+        }
+        assert_eq!(answers, n);
+    }
 
     #[test]
     fn a_borrowed_command_is_copied_into_a_recycled_buffer() {

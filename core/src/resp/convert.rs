@@ -149,6 +149,24 @@ impl FromValue for Payload {
     fn from_value(value: Value) -> Result<Self, ConversionError> {
         string_bytes(value, "Payload")
     }
+
+    /// As the default, with the usual reply (a bulk string) taken in one match: each
+    /// further step moves the whole value again.
+    #[inline]
+    fn from_reply(value: Value) -> Result<Self, ReplyError> {
+        match value {
+            Value::BulkString(b) => Ok(b),
+            v => payload_reply(v),
+        }
+    }
+}
+
+/// [`Payload::from_reply`] for anything but a bulk string (the default `from_reply`).
+fn payload_reply(value: Value) -> Result<Payload, ReplyError> {
+    match value.without_attributes() {
+        Value::Error(e) => Err(ReplyError::Server(e)),
+        v => Ok(Payload::from_value(v)?),
+    }
 }
 
 /// A long payload is handed over as it is; a short one (stored inline) is
@@ -252,8 +270,10 @@ impl<T: FromValue> FromValue for Option<T> {
 
     #[inline]
     fn from_reply(value: Value) -> Result<Self, ReplyError> {
-        match value.without_attributes() {
+        // Matched as it is (unwrapping attributes first would move the whole value again).
+        match value {
             Value::Null => Ok(None),
+            Value::Attribute { .. } => Self::from_reply(value.without_attributes()),
             v => T::from_reply(v).map(Some),
         }
     }

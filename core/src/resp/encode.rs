@@ -26,8 +26,9 @@ use super::Value;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Cmd {
     /// `HEAD_ROOM` bytes kept free for the header, then the encoded arguments. A command
-    /// dropped unsent gives the buffer back for the next one.
-    args: spare::Pooled,
+    /// dropped unsent gives the buffer back for the next one. (Moved out by
+    /// `Request::from`, after [`Cmd::write_header`].)
+    pub(crate) args: spare::Pooled,
     argc: usize,
 }
 
@@ -143,24 +144,41 @@ impl Cmd {
     /// start is not advanced to, so the buffer can be reused whole for another command.
     /// The buffer is moved out as it is (nothing is left behind to drop).
     #[inline]
-    pub(crate) fn into_encoding(self) -> (spare::Pooled, usize) {
-        let Cmd {
-            args: mut buf,
-            argc,
-        } = self;
+    pub(crate) fn into_encoding(mut self) -> (spare::Pooled, usize) {
+        let start = self.write_header();
+        (self.args, start)
+    }
+
+    /// Writes the `*<argc>\r\n` header into the room kept for it; returns where it
+    /// starts. Then the encoding is `args[start..]`.
+    ///
+    /// In place, so a command becoming a request is moved only once, after it (see
+    /// `Request::from`), and without a panic path in the usual case: either one made the
+    /// whole command be copied through the stack first.
+    #[inline]
+    pub(crate) fn write_header(&mut self) -> usize {
+        let argc = self.argc;
+        let start = HEAD_ROOM - 4;
         if argc < 10 {
-            // The common case, as one store of known size.
-            let start = HEAD_ROOM - 4;
-            buf[start..HEAD_ROOM].copy_from_slice(&[b'*', b'0' + argc as u8, b'\r', b'\n']);
-            return (buf, start);
+            // The common case, as one store of known size (the room is always there).
+            if let Some(head) = self.args.get_mut(start..HEAD_ROOM) {
+                head.copy_from_slice(&[b'*', b'0' + argc as u8, b'\r', b'\n']);
+                return start;
+            }
         }
+        self.write_long_header()
+    }
+
+    #[inline(never)]
+    fn write_long_header(&mut self) -> usize {
+        let (argc, buf) = (self.argc, &mut self.args);
         let mut digits = [0u8; 20];
         let argc = format_u64(argc as u64, &mut digits);
         let start = HEAD_ROOM - (1 + argc.len() + 2);
         buf[start] = b'*';
         buf[start + 1..HEAD_ROOM - 2].copy_from_slice(argc);
         buf[HEAD_ROOM - 2..HEAD_ROOM].copy_from_slice(b"\r\n");
-        (buf, start)
+        start
     }
 }
 
@@ -189,10 +207,16 @@ pub(crate) mod spare {
     pub(crate) struct Pooled(BytesMut);
 
     impl Pooled {
-        /// [`take`], wrapped.
+        /// [`take`].
         #[inline]
         pub(crate) fn take() -> Pooled {
-            Pooled(take())
+            take()
+        }
+
+        /// `buf`, to be given back when dropped.
+        #[cfg(test)]
+        pub(crate) fn from_test(buf: BytesMut) -> Pooled {
+            Pooled(buf)
         }
 
         /// The buffer, no longer to be given back.
@@ -229,7 +253,9 @@ pub(crate) mod spare {
     pub(crate) const MAX_CAPACITY: usize = 1024;
 
     struct Spare {
-        buffers: Vec<BytesMut>,
+        /// Kept as `Pooled` values, so one moves in and out of the list as it is (a buffer
+        /// taken out of a `Pooled` leaves an empty one behind, to be dropped).
+        buffers: Vec<Pooled>,
         /// The capacity of `buffers`, summed.
         bytes: usize,
     }
@@ -242,16 +268,19 @@ pub(crate) mod spare {
 
     /// An empty buffer with room for an ordinary command.
     #[inline]
-    pub(crate) fn take() -> BytesMut {
+    pub(crate) fn take() -> Pooled {
         let spare = SPARE.try_with(|s| {
             let mut s = s.try_borrow_mut().ok()?;
-            let buf = s.buffers.pop()?;
+            let mut buf = s.buffers.pop()?;
             s.bytes -= buf.capacity();
+            // Buffers are kept as they were used: cleared here, once, rather than each
+            // as it is given back.
+            buf.clear();
             Some(buf)
         });
         match spare {
             Ok(Some(buf)) => buf,
-            _ => BytesMut::with_capacity(INITIAL_CAPACITY),
+            _ => Pooled(BytesMut::with_capacity(INITIAL_CAPACITY)),
         }
     }
 
@@ -267,7 +296,7 @@ pub(crate) mod spare {
     #[inline]
     fn give_from(buf: &mut BytesMut) {
         let cap = buf.capacity();
-        if !(INITIAL_CAPACITY / 2..=MAX_CAPACITY).contains(&cap) {
+        if !ordinary(cap) {
             return;
         }
         // During thread exit the list may be gone: the buffer is then just freed.
@@ -275,11 +304,78 @@ pub(crate) mod spare {
             if let Ok(mut s) = s.try_borrow_mut() {
                 if s.bytes + cap <= MAX_BYTES {
                     s.bytes += cap;
-                    buf.clear();
-                    s.buffers.push(std::mem::take(buf));
+                    s.buffers.push(Pooled(std::mem::take(buf)));
                 }
             }
         });
+    }
+
+    /// Whether a buffer of capacity `cap` is of a size the list keeps.
+    #[inline]
+    fn ordinary(cap: usize) -> bool {
+        (INITIAL_CAPACITY / 2..=MAX_CAPACITY).contains(&cap)
+    }
+
+    /// Buffers to give back together, with one look-up of the list and one copy of them
+    /// into it: what a connection does with the buffers of the requests one read answered,
+    /// instead of giving each back as it is dropped.
+    #[derive(Debug, Default)]
+    pub(crate) struct Batch {
+        /// Of ordinary size only, not cleared yet ([`take`] clears).
+        buffers: Vec<Pooled>,
+        /// The capacity of `buffers`, summed.
+        bytes: usize,
+    }
+
+    impl Batch {
+        pub(crate) fn len(&self) -> usize {
+            self.buffers.len()
+        }
+
+        pub(crate) fn is_empty(&self) -> bool {
+            self.buffers.is_empty()
+        }
+
+        /// Adds `buf`, if the list would keep it (else it is freed here).
+        #[inline]
+        pub(crate) fn push(&mut self, buf: Pooled) {
+            let cap = buf.capacity();
+            if ordinary(cap) {
+                self.bytes += cap;
+                self.buffers.push(buf);
+            }
+        }
+
+        /// Gives every buffer back to the thread's list, as far as its bound allows (the
+        /// rest are freed). The batch is left empty, its room kept.
+        pub(crate) fn give_back(&mut self) {
+            let batch = &mut *self;
+            // During thread exit the list may be gone: the buffers are then just freed.
+            let _ = SPARE.try_with(|s| {
+                let Ok(mut s) = s.try_borrow_mut() else {
+                    return;
+                };
+                let s = &mut *s;
+                if s.bytes + batch.bytes <= MAX_BYTES {
+                    // The usual case: all of them, copied at once.
+                    s.bytes += batch.bytes;
+                    s.buffers.append(&mut batch.buffers);
+                    return;
+                }
+                while let Some(buf) = batch.buffers.pop() {
+                    let cap = buf.capacity();
+                    if s.bytes + cap <= MAX_BYTES {
+                        s.bytes += cap;
+                        s.buffers.push(buf);
+                    } else {
+                        // Not kept: freed (the list is borrowed, so its drop keeps nothing).
+                        drop(buf.into_inner());
+                    }
+                }
+            });
+            self.buffers.clear();
+            self.bytes = 0;
+        }
     }
 
     #[cfg(test)]
@@ -697,6 +793,55 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_gives_its_buffers_back_at_once_within_the_bound() {
+        let mut batch = spare::Batch::default();
+        // Too large to keep: freed as it is pushed.
+        batch.push(spare::Pooled::default());
+        let mut big = cmd("SET")
+            .arg(vec![b'x'; 4 * spare::MAX_CAPACITY])
+            .into_encoding()
+            .0;
+        assert!(big.capacity() > spare::MAX_CAPACITY);
+        big.clear();
+        batch.push(big);
+        assert!(batch.is_empty());
+        let (used, _) = cmd("SET").arg("k").arg("v").into_encoding();
+        let ptr = used.as_ptr();
+        batch.push(used);
+        batch.push(spare::take());
+        assert_eq!(batch.len(), 2);
+        assert_eq!(spare::len(), 0);
+        batch.give_back();
+        assert!(batch.is_empty());
+        assert_eq!(spare::len(), 2);
+        // Kept as used, handed out cleared.
+        let mut reused = (spare::take(), spare::take());
+        if reused.0.as_ptr() != ptr {
+            std::mem::swap(&mut reused.0, &mut reused.1);
+        }
+        assert_eq!(reused.0.as_ptr(), ptr);
+        assert!(reused.0.is_empty() && reused.1.is_empty());
+        drop(reused);
+        while spare::len() > 0 {
+            drop(spare::take().into_inner());
+        }
+        // Near the bound, a batch is kept only as far as it fits.
+        let big = spare::MAX_BYTES / spare::MAX_CAPACITY;
+        for _ in 0..big - 1 {
+            spare::give(BytesMut::with_capacity(spare::MAX_CAPACITY));
+        }
+        for _ in 0..3 {
+            batch.push(spare::Pooled::from_test(BytesMut::with_capacity(
+                spare::MAX_CAPACITY,
+            )));
+        }
+        batch.give_back();
+        assert!(batch.is_empty());
+        assert_eq!(spare::len(), big);
+        assert!(spare::bytes() <= spare::MAX_BYTES);
+    }
+
+    #[test]
     fn large_buffers_are_not_kept_and_the_list_is_bounded_in_bytes() {
         spare::give(BytesMut::with_capacity(spare::MAX_CAPACITY * 4));
         assert_eq!(spare::len(), 0);
@@ -709,7 +854,7 @@ mod tests {
         assert!(spare::bytes() <= spare::MAX_BYTES);
         // Taking them all back empties the count as well as the list.
         for _ in 0..big {
-            assert!(spare::take().capacity() >= spare::MAX_CAPACITY);
+            assert!(spare::take().into_inner().capacity() >= spare::MAX_CAPACITY);
         }
         assert_eq!((spare::len(), spare::bytes()), (0, 0));
         // Buffers of ordinary size: many more fit (a request in flight holds one each).

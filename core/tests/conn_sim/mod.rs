@@ -320,6 +320,9 @@ pub struct Sim {
     pub transitions: Vec<(StateKind, StateKind, Option<CloseReason>, u32)>,
     pub pushes: usize,
     pub opens: usize,
+    /// Feed inputs with `handle_input_with`, taking replies as they are decoded (else with
+    /// `handle_input`, every reply an `Output::Reply`).
+    pub direct: bool,
     next_token: u64,
     /// The model of the attempt counter: the current attempt's number.
     model_attempt: u32,
@@ -365,6 +368,7 @@ impl Sim {
             transitions: Vec::new(),
             pushes: 0,
             opens: 0,
+            direct: false,
             next_token: 0,
             model_attempt: 1,
             connected_since: None,
@@ -447,7 +451,17 @@ impl Sim {
     }
 
     pub fn input(&mut self, input: Input<'_>) {
-        self.conn.handle_input(input, self.now);
+        if self.direct {
+            let mut replies = Vec::new();
+            self.conn
+                .handle_input_with(input, self.now, |id, value| replies.push((id, value)));
+            // Given first: they come before every output still queued.
+            for (id, value) in replies {
+                self.check_answer(id, &Ok(value));
+            }
+        } else {
+            self.conn.handle_input(input, self.now);
+        }
         self.drain();
     }
 
