@@ -44,11 +44,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             cap: Duration::from_millis(250),
             ..Default::default()
         });
-    // `open` returns at once and connects in the background, so the event stream below sees
-    // the very first connection too.
+    // `open` returns at once and connects in the background. On this current-thread runtime
+    // the driver has not run yet, so the stream below sees the very first connection too; on
+    // a multi-threaded one it may be up already, and `events.state()` says where it starts.
     let start = Instant::now();
     let client = redwire::open(config);
     let mut events = client.events();
+    println!(
+        "[{:>6.3}s] {:?} (when the event stream was opened)",
+        start.elapsed().as_secs_f64(),
+        events.state()
+    );
     let printer = tokio::spawn(async move {
         while let Some(t) = events.next().await {
             let reason = t
