@@ -1090,8 +1090,6 @@ fn only_response_timeouts(response_timeout: Duration) -> redwire_core::conn::Con
     c
 }
 
-/// Deadlines of answered requests that sit below a live one's pile up until they are the
-/// majority, and are then dropped; the deadlines of the requests still waiting are kept.
 /// Lets the server answer everything, checks that request `last` got its own reply, and that
 /// with nothing left waiting no deadline remains; then runs the simulation to its end.
 fn last_answered_leaves_no_timer(mut sim: Sim, last: redwire_core::conn::RequestId) {
@@ -1101,6 +1099,8 @@ fn last_answered_leaves_no_timer(mut sim: Sim, last: redwire_core::conn::Request
     sim.finish();
 }
 
+/// Deadlines of answered requests that sit below a live one's pile up until they are the
+/// majority, and are then dropped; the deadlines of the requests still waiting are kept.
 #[test]
 fn stale_deadlines_are_dropped_and_live_ones_kept() {
     let mut c = only_response_timeouts(Duration::from_secs(30));
