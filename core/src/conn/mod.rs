@@ -208,7 +208,7 @@ impl Encoded {
     /// `len` bytes written by `write`, into a recycled command buffer when of ordinary size.
     fn written(len: usize, write: impl FnOnce(&mut BytesMut)) -> Encoded {
         let mut buf = if len <= spare::MAX_CAPACITY {
-            spare::Pooled::take()
+            spare::take()
         } else {
             spare::Pooled::default()
         };

@@ -46,7 +46,7 @@ pub fn cmd(name: &str) -> Cmd {
     let name = name.as_bytes();
     if name.len() <= SHORT {
         // The room for the header and the name in one append.
-        let mut args = spare::Pooled::take();
+        let mut args = spare::take();
         write_short_bulk::<HEAD_ROOM, { HEAD_ROOM + SHORT + 8 }>(&mut args, name);
         Cmd { args, argc: 1 }
     } else {
@@ -58,7 +58,7 @@ impl Cmd {
     /// An empty command (no name yet).
     #[inline]
     pub fn new() -> Cmd {
-        let mut args = spare::Pooled::take();
+        let mut args = spare::take();
         args.put_bytes(0, HEAD_ROOM);
         Cmd { args, argc: 0 }
     }
@@ -207,12 +207,6 @@ pub(crate) mod spare {
     pub(crate) struct Pooled(BytesMut);
 
     impl Pooled {
-        /// [`take`].
-        #[inline]
-        pub(crate) fn take() -> Pooled {
-            take()
-        }
-
         /// `buf`, to be given back when dropped.
         #[cfg(test)]
         pub(crate) fn from_test(buf: BytesMut) -> Pooled {
