@@ -47,7 +47,7 @@ pub fn cmd(name: &str) -> Cmd {
     if name.len() <= SHORT {
         // The room for the header and the name in one append.
         let mut args = spare::take();
-        write_short_bulk::<HEAD_ROOM, { HEAD_ROOM + SHORT + 8 }>(&mut args, name);
+        write_short_bulk::<HEAD_ROOM, { HEAD_ROOM + SHORT + 7 }>(&mut args, name);
         Cmd { args, argc: 1 }
     } else {
         Cmd::new().arg(name)
@@ -410,7 +410,7 @@ pub trait ToArg {
 #[inline]
 pub(crate) fn write_bulk(out: &mut BytesMut, data: &[u8]) {
     if data.len() <= SHORT {
-        write_short_bulk::<0, { SHORT + 8 }>(out, data)
+        write_short_bulk::<0, { SHORT + 7 }>(out, data)
     } else {
         write_long_bulk(out, data)
     }
@@ -420,40 +420,45 @@ pub(crate) fn write_bulk(out: &mut BytesMut, data: &[u8]) {
 const SHORT: usize = 32;
 
 /// Writes `PRE` zero bytes (`0` or [`HEAD_ROOM`]), then one bulk string of at most [`SHORT`]
-/// bytes, with a single capacity check and no call to `memcpy`: the whole bulk string is
-/// assembled in a stack array (the argument by two overlapping copies of constant size, as
-/// `memcpy` itself does for short lengths), appended as a copy of constant size, and the
-/// bytes past its end cut off again. `N` is `PRE + SHORT + 8`: room for `$<2 digits>\r\n`,
-/// the argument and `\r\n`, plus the one byte by which a one-digit header starts later.
+/// bytes, with a single capacity check and no call to `memcpy`: room of constant size is
+/// appended zeroed, the header and the argument (by two overlapping copies of constant
+/// size, as `memcpy` itself does for short lengths) are written into it in place, and the
+/// bytes past the end are cut off again. `N` is `PRE + SHORT + 7`: room for
+/// `$<2 digits>\r\n`, the argument and `\r\n`.
+///
+/// Nothing written here is read back soon: a bulk string put together in a stack array
+/// and then appended as one copy (as this did before) takes the same instructions, but the
+/// copy's wide loads straddle the narrow stores that had just assembled the array, which
+/// the processor cannot forward, and each such load waits for those stores to land.
 #[inline]
 fn write_short_bulk<const PRE: usize, const N: usize>(out: &mut BytesMut, data: &[u8]) {
     let n = data.len();
-    debug_assert!(n <= SHORT && N == PRE + SHORT + 8);
-    // The argument starts at `at`, its header ends there and starts at `PRE + 1` (one
-    // digit) or `PRE` (two): the array is appended from `PRE + 1` or from 0, so the
-    // header comes right after the `PRE` zeros.
-    let at = PRE + 5;
-    let mut tmp = [0u8; N];
-    tmp[at - 5..at].copy_from_slice(&SHORT_HEADERS[n]);
-    let start = usize::from(n < 10);
-    let dst: &mut [u8; SHORT] = (&mut tmp[at..at + SHORT])
+    debug_assert!(n <= SHORT && N == PRE + SHORT + 7);
+    let len = out.len();
+    out.put_bytes(0, N);
+    let room: &mut [u8; N] = (&mut out[len..len + N])
+        .try_into()
+        .expect("N bytes were just appended");
+    // A one-digit header is four bytes; its table entry's fifth byte (a zero) is then
+    // overwritten by the argument.
+    room[PRE..PRE + 5].copy_from_slice(&SHORT_HEADERS[n]);
+    let at = PRE + 4 + usize::from(n >= 10);
+    let dst: &mut [u8; SHORT] = (&mut room[at..at + SHORT])
         .try_into()
         .expect("N is long enough");
     copy_short(dst, data);
-    tmp[at + n..at + n + 2].copy_from_slice(b"\r\n");
-    let len = out.len();
-    out.extend_from_slice(&tmp[start..start + N - 1]);
-    out.truncate(len + at + n + 2 - start);
+    room[at + n..at + n + 2].copy_from_slice(b"\r\n");
+    out.truncate(len + at + n + 2);
 }
 
-/// `$<n>\r\n` for every `n` up to [`SHORT`], right-aligned in 5 bytes (a zero first when
-/// `n` has one digit), so a short argument's header is one store of constant size.
+/// `$<n>\r\n` for every `n` up to [`SHORT`], in 5 bytes (a zero last when `n` has one
+/// digit), so a short argument's header is one store of constant size.
 const SHORT_HEADERS: [[u8; 5]; SHORT + 1] = {
     let mut headers = [[0u8; 5]; SHORT + 1];
     let mut n = 0;
     while n <= SHORT {
         headers[n] = if n < 10 {
-            [0, b'$', b'0' + n as u8, b'\r', b'\n']
+            [b'$', b'0' + n as u8, b'\r', b'\n', 0]
         } else {
             [
                 b'$',
