@@ -55,6 +55,21 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
+    /// A slot to overwrite (see `Connection::push_slot`): no request, no bytes.
+    pub const BLANK: Slot = Slot {
+        entry: Entry {
+            id: RequestId(0),
+            bytes: super::Encoded::Shared(bytes::Bytes::new()),
+            replies: 0,
+            retry_safe: false,
+            retried: false,
+            pubsub: false,
+        },
+        start: 0,
+        remaining: 0,
+        waiter: Waiter::Abandoned,
+    };
+
     pub fn id(&self) -> RequestId {
         self.entry.id
     }
