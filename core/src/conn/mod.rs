@@ -59,6 +59,13 @@ pub struct RequestOptions {
 ///
 /// Built from a [`Cmd`] moved in (`Request::from(cmd)`), it takes over the command's buffer:
 /// nothing is allocated or copied until the bytes reach the connection's write buffer.
+// In declaration order: the encoding's tag first, where a queue's own enum (the client's
+// message, say) can hide its tag, so a request moved out of such a queue is copied as
+// whole aligned words. With the fields reordered by the compiler, the tag went into the
+// timeout's nanoseconds, twelve bytes in: the rest was copied from there in unaligned
+// words, and the reads of the fields that followed straddled those copies' stores, which
+// the processor cannot forward.
+#[repr(C)]
 #[derive(Debug, Clone)]
 pub struct Request {
     bytes: Encoded,
