@@ -975,7 +975,13 @@ impl Connection {
         self.last_received = now;
         while self.socket_open {
             match self.decoder.decode_deferred(&mut self.rbuf) {
-                Ok(Some(value)) => self.on_frame(value, now, deliver),
+                Ok(Some(value)) => match self.take_plain_slot(&value, now) {
+                    // The common case, kept apart so the reply moves as little as it can on
+                    // its way to `deliver` (each move of a value just decoded stalls; see
+                    // `take_plain_slot`).
+                    Some(id) => deliver(self, id, value),
+                    None => self.on_frame(value, now, deliver),
+                },
                 Ok(None) => break,
                 Err(e) => self.connection_lost(CloseReason::Protocol(e.kind), now),
             }
@@ -985,6 +991,42 @@ impl Connection {
         if !self.answered.is_empty() {
             self.answered.give_back();
         }
+    }
+
+    /// When `value` is the whole answer to the front slot's request (an ordinary reply to
+    /// a single command on an established connection), removes the slot and returns the
+    /// request's id; else leaves everything as it is for [`on_frame`](Self::on_frame).
+    ///
+    /// Only the value's kind is looked at here, by reference, so the caller can hand the
+    /// value on from where it was decoded: along `on_frame`'s general path it is moved
+    /// several times, and each move of a value whose bytes were just stored one field at a
+    /// time reads them back in wide words the processor cannot forward from those stores.
+    #[inline]
+    fn take_plain_slot(&mut self, value: &Value, now: Instant) -> Option<RequestId> {
+        if matches!(value, Value::Push(_) | Value::Array(_))
+            || !matches!(self.state, State::Connected { .. } | State::Draining { .. })
+            || !self.restoring.is_empty()
+        {
+            return None;
+        }
+        let slot = self.in_flight.front()?;
+        if slot.waiter != Waiter::Request
+            || slot.remaining != 1
+            || slot.entry.replies != 1
+            || slot.entry.pubsub
+        {
+            return None;
+        }
+        let Slot {
+            entry: Entry { id, bytes, .. },
+            ..
+        } = self.in_flight.pop_front()?;
+        // Progress: the unresponsive clock restarts (see `unresponsive_deadline`).
+        self.awaiting_since = (!self.in_flight.is_empty()).then_some(now);
+        if let Encoded::Owned(buf, _) = bytes {
+            self.recycle(buf);
+        }
+        Some(id)
     }
 
     /// Handles one frame; the reply it completes, if any, goes to `deliver`.
