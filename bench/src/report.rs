@@ -278,7 +278,15 @@ pub fn document(table: &str, settings: &str) -> String {
            SAMPLES` for every client taking turns: scenario (b), printing p50 and p99 (µs);\n\
          - `redwire-bench child big|pipeline redwire|redis-rs|fred PORT ROUNDS`: scenario (c) or (d) alone;\n\
          - `redwire-bench child recovery redwire|redis-rs|fred - RESTARTS`: the recovery scenario alone, on a \
-           server of its own, printing each restart's figure (ms).\n"
+           server of its own, printing each restart's figure (ms).\n\n\
+         Instruction counts (callgrind) miss what costs most in the request path once the instructions are \
+         few: stalls. A struct built one field at a time and then moved at once is read back in wide words \
+         that straddle those narrow stores, which the processor cannot forward, so the read waits for the \
+         stores to land. A time profile shows them, even on a machine without hardware counters: \
+         `perf record -e cpu-clock -F 20000` of `child throughput` with the server and the client pinned to \
+         one core, then `perf annotate` (the sample lands on the instruction after the stalled load). \
+         Compare the client's user-space samples with its kernel samples (which a change in user space does \
+         not touch) rather than timings, which this machine's drift swamps.\n"
     )
 }
 
