@@ -1003,10 +1003,7 @@ impl Connection {
     /// time reads them back in wide words the processor cannot forward from those stores.
     #[inline]
     fn take_plain_slot(&mut self, value: &Value, now: Instant) -> Option<RequestId> {
-        if matches!(value, Value::Push(_) | Value::Array(_))
-            || !matches!(self.state, State::Connected { .. } | State::Draining { .. })
-            || !self.restoring.is_empty()
-        {
+        if !self.is_routine(value) {
             return None;
         }
         let slot = self.in_flight.front()?;
@@ -1020,13 +1017,29 @@ impl Connection {
         let Slot {
             entry: Entry { id, bytes, .. },
             ..
-        } = self.in_flight.pop_front()?;
-        // Progress: the unresponsive clock restarts (see `unresponsive_deadline`).
-        self.awaiting_since = (!self.in_flight.is_empty()).then_some(now);
+        } = self.pop_answered(now)?;
         if let Encoded::Owned(buf, _) = bytes {
             self.recycle(buf);
         }
         Some(id)
+    }
+
+    /// Whether `value` is an ordinary reply on an established connection, for the front slot
+    /// as it is (not a push, a RESP2 Pub/Sub message, a handshake or restoring reply).
+    #[inline]
+    fn is_routine(&self, value: &Value) -> bool {
+        !matches!(value, Value::Push(_) | Value::Array(_))
+            && matches!(self.state, State::Connected { .. } | State::Draining { .. })
+            && self.restoring.is_empty()
+    }
+
+    /// Removes the front slot, fully answered, and restarts the unresponsive clock if other
+    /// slots still wait (see `unresponsive_deadline`): progress was made.
+    #[inline]
+    fn pop_answered(&mut self, now: Instant) -> Option<Slot> {
+        let slot = self.in_flight.pop_front()?;
+        self.awaiting_since = (!self.in_flight.is_empty()).then_some(now);
+        Some(slot)
     }
 
     /// Handles one frame; the reply it completes, if any, goes to `deliver`.
@@ -1036,10 +1049,7 @@ impl Connection {
         D: FnMut(&mut Connection, RequestId, Value),
     {
         // An ordinary reply on an established connection goes straight to its slot.
-        let routine = !matches!(value, Value::Push(_) | Value::Array(_))
-            && matches!(self.state, State::Connected { .. } | State::Draining { .. })
-            && self.restoring.is_empty();
-        let value = if routine {
+        let value = if self.is_routine(&value) {
             value
         } else {
             match self.route_frame(value, now) {
@@ -1127,7 +1137,7 @@ impl Connection {
             entry: Entry { id, bytes, .. },
             waiter,
             ..
-        }) = self.in_flight.pop_front()
+        }) = self.pop_answered(now)
         else {
             return;
         };
@@ -1136,12 +1146,6 @@ impl Connection {
             // abandoned slot's were dropped when it was abandoned; no other slot that
             // is not a batch collects.)
             self.collected = Vec::new();
-        }
-        if self.in_flight.is_empty() {
-            self.awaiting_since = None;
-        } else {
-            // Progress: the unresponsive clock restarts (see `unresponsive_deadline`).
-            self.awaiting_since = Some(now);
         }
         match waiter {
             Waiter::Request => {
