@@ -237,7 +237,12 @@ pub fn document(table: &str, settings: &str) -> String {
            redis-benchmark) on one core, then on two. Left to the scheduler they share a core part of the \
            time, and the placement decides much of a turn's figure: on one core a round trip costs only CPU \
            time, so the clients' own work per operation counts most; on two it also costs two cross-core \
-           wake-ups, which cost every client alike. Each run of (a) also gives every client's CPU time \
+           wake-ups, which cost every client alike. On a virtual machine whose idle vCPUs halt without \
+           polling first (the `haltpoll` cpuidle driver with `guest_halt_poll_ns` 0: see the machine line \
+           below), each of those wake-ups waits for the host to run the halted vCPU again, and the two-core \
+           figures fall to a fraction of the one-core ones; root can let idle vCPUs poll first by writing \
+           a time in nanoseconds (such as 200000) to `/sys/module/haltpoll/parameters/guest_halt_poll_ns`. \
+           Each run of (a) also gives every client's CPU time \
            (user and system, `getrusage`) per operation during its turns, of the whole process, and \
            redis-benchmark's per request, then the user-space part alone: with everything on one core, a \
            turn's throughput is about one over the sum of the server's CPU time per operation and the \
@@ -340,7 +345,34 @@ fn machine() -> String {
                 .to_string()
         })
         .unwrap_or_else(|_| "?".into());
-    format!("{cpus} CPUs ({model}), redis-server {redis}.")
+    match idle() {
+        Some(idle) => format!("{cpus} CPUs ({model}), {idle}, redis-server {redis}."),
+        None => format!("{cpus} CPUs ({model}), redis-server {redis}."),
+    }
+}
+
+/// How an idle CPU waits, as far as the kernel says: with the `haltpoll` cpuidle driver (a
+/// virtual machine), whether an idle vCPU polls before it halts. When it does not, waking a
+/// process on another vCPU waits for the host, which decides the two-core rows of (a).
+fn idle() -> Option<String> {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    let driver = read("/sys/devices/system/cpu/cpuidle/current_driver")?;
+    if driver != "haltpoll" {
+        return Some(format!("cpuidle driver {driver}"));
+    }
+    Some(
+        match read("/sys/module/haltpoll/parameters/guest_halt_poll_ns").as_deref() {
+            Some("0") => "cpuidle driver haltpoll with guest_halt_poll_ns 0 (an idle vCPU halts \
+                          at once: waking it waits for the host)"
+                .to_string(),
+            Some(ns) => format!("cpuidle driver haltpoll with guest_halt_poll_ns {ns}"),
+            None => "cpuidle driver haltpoll".to_string(),
+        },
+    )
 }
 
 #[cfg(test)]
