@@ -1014,14 +1014,7 @@ impl Connection {
         {
             return None;
         }
-        let Slot {
-            entry: Entry { id, bytes, .. },
-            ..
-        } = self.pop_answered(now)?;
-        if let Encoded::Owned(buf, _) = bytes {
-            self.recycle(buf);
-        }
-        Some(id)
+        self.retire_front(now).map(|(id, _)| id)
     }
 
     /// Whether `value` is an ordinary reply on an established connection, for the front slot
@@ -1033,13 +1026,21 @@ impl Connection {
             && self.restoring.is_empty()
     }
 
-    /// Removes the front slot, fully answered, and restarts the unresponsive clock if other
-    /// slots still wait (see `unresponsive_deadline`): progress was made.
+    /// Removes the front slot, fully answered, and returns its request's id and waiter. Its
+    /// command buffer is kept to give back, and the unresponsive clock restarts if other slots
+    /// still wait (see `unresponsive_deadline`): progress was made.
     #[inline]
-    fn pop_answered(&mut self, now: Instant) -> Option<Slot> {
-        let slot = self.in_flight.pop_front()?;
+    fn retire_front(&mut self, now: Instant) -> Option<(RequestId, Waiter)> {
+        let Slot {
+            entry: Entry { id, bytes, .. },
+            waiter,
+            ..
+        } = self.in_flight.pop_front()?;
         self.awaiting_since = (!self.in_flight.is_empty()).then_some(now);
-        Some(slot)
+        if let Encoded::Owned(buf, _) = bytes {
+            self.recycle(buf);
+        }
+        Some((id, waiter))
     }
 
     /// Handles one frame; the reply it completes, if any, goes to `deliver`.
@@ -1133,12 +1134,7 @@ impl Connection {
             }
             return;
         }
-        let Some(Slot {
-            entry: Entry { id, bytes, .. },
-            waiter,
-            ..
-        }) = self.pop_answered(now)
-        else {
+        let Some((id, waiter)) = self.retire_front(now) else {
             return;
         };
         if pubsub_error {
@@ -1160,9 +1156,6 @@ impl Connection {
             }
             Waiter::Ping => self.ping_deadline = None,
             Waiter::Abandoned => {}
-        }
-        if let Encoded::Owned(buf, _) = bytes {
-            self.recycle(buf);
         }
     }
 
