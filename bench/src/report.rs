@@ -345,10 +345,8 @@ fn machine() -> String {
                 .to_string()
         })
         .unwrap_or_else(|_| "?".into());
-    match idle() {
-        Some(idle) => format!("{cpus} CPUs ({model}), {idle}, redis-server {redis}."),
-        None => format!("{cpus} CPUs ({model}), redis-server {redis}."),
-    }
+    let idle = idle().map(|idle| format!(", {idle}")).unwrap_or_default();
+    format!("{cpus} CPUs ({model}){idle}, redis-server {redis}.")
 }
 
 /// How an idle CPU waits, as far as the kernel says: with the `haltpoll` cpuidle driver (a
