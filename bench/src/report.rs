@@ -241,7 +241,8 @@ pub fn document(table: &str, settings: &str) -> String {
            polling first (the `haltpoll` cpuidle driver with `guest_halt_poll_ns` 0: see the machine line \
            below), each of those wake-ups waits for the host to run the halted vCPU again, and the two-core \
            figures fall to a fraction of the one-core ones; root can let idle vCPUs poll first by writing \
-           a time in nanoseconds (such as 200000) to `/sys/module/haltpoll/parameters/guest_halt_poll_ns`. \
+           a time in nanoseconds (such as 200000) to `/sys/module/haltpoll/parameters/guest_halt_poll_ns`, \
+           and `scripts/bench --halt-poll-ns 200000` does so for its run alone. \
            Each run of (a) also gives every client's CPU time \
            (user and system, `getrusage`) per operation during its turns, of the whole process, and \
            redis-benchmark's per request, then the user-space part alone: with everything on one core, a \
