@@ -975,13 +975,23 @@ impl Connection {
         self.last_received = now;
         while self.socket_open {
             match self.decoder.decode_deferred(&mut self.rbuf) {
-                Ok(Some(value)) => match self.take_plain_slot(&value, now) {
-                    // The common case, kept apart so the reply moves as little as it can on
-                    // its way to `deliver` (each move of a value just decoded stalls; see
-                    // `take_plain_slot`).
-                    Some(id) => deliver(self, id, value),
-                    None => self.on_frame(value, now, deliver),
-                },
+                Ok(Some(value)) => {
+                    if !self.is_routine(&value) {
+                        // A push, a RESP2 Pub/Sub message, a handshake or restoring reply:
+                        // handled apart, or given back for the front slot.
+                        if let Some(value) = self.route_frame(value, now) {
+                            self.answer_front(value, now, deliver);
+                        }
+                    } else if let Some(id) = self.take_plain_slot(now) {
+                        // The common case, kept apart so the reply moves as little as it can
+                        // on its way to `deliver` (each move of a value just decoded stalls;
+                        // see `take_plain_slot`).
+                        deliver(self, id, value);
+                    } else {
+                        // An ordinary reply to a batch, a subscribe request or a ping.
+                        self.answer_front(value, now, deliver);
+                    }
+                }
                 Ok(None) => break,
                 Err(e) => self.connection_lost(CloseReason::Protocol(e.kind), now),
             }
@@ -993,19 +1003,17 @@ impl Connection {
         }
     }
 
-    /// When `value` is the whole answer to the front slot's request (an ordinary reply to
-    /// a single command on an established connection), removes the slot and returns the
-    /// request's id; else leaves everything as it is for [`on_frame`](Self::on_frame).
+    /// When a routine reply (see [`is_routine`](Self::is_routine)) is the whole answer to
+    /// the front slot's request (a single command, not a batch, a subscribe request or a
+    /// ping), removes the slot and returns the request's id; else leaves everything as it
+    /// is for [`answer_front`](Self::answer_front).
     ///
-    /// Only the value's kind is looked at here, by reference, so the caller can hand the
-    /// value on from where it was decoded: along `on_frame`'s general path it is moved
-    /// several times, and each move of a value whose bytes were just stored one field at a
-    /// time reads them back in wide words the processor cannot forward from those stores.
+    /// The reply itself is not passed here, so the caller can hand it on from where it was
+    /// decoded: along `answer_front`'s general path it is moved several times, and each move
+    /// of a value whose bytes were just stored one field at a time reads them back in wide
+    /// words the processor cannot forward from those stores.
     #[inline]
-    fn take_plain_slot(&mut self, value: &Value, now: Instant) -> Option<RequestId> {
-        if !self.is_routine(value) {
-            return None;
-        }
+    fn take_plain_slot(&mut self, now: Instant) -> Option<RequestId> {
         let slot = self.in_flight.front()?;
         if slot.waiter != Waiter::Request
             || slot.remaining != 1
@@ -1041,24 +1049,6 @@ impl Connection {
             self.recycle(buf);
         }
         Some((id, waiter))
-    }
-
-    /// Handles one frame; the reply it completes, if any, goes to `deliver`.
-    #[inline]
-    fn on_frame<D>(&mut self, value: Value, now: Instant, deliver: &mut D)
-    where
-        D: FnMut(&mut Connection, RequestId, Value),
-    {
-        // An ordinary reply on an established connection goes straight to its slot.
-        let value = if self.is_routine(&value) {
-            value
-        } else {
-            match self.route_frame(value, now) {
-                Some(value) => value,
-                None => return,
-            }
-        };
-        self.answer_front(value, now, deliver);
     }
 
     /// A frame that may not be a reply to the front slot (a push, a Pub/Sub message in
